@@ -1,0 +1,254 @@
+"""What the connector reads and writes in PowerSchool, declared once.
+
+The plugin generator turns these definitions into `queries_root/*.named_queries.xml` and the
+`<access_request>`; the connector calls the same queries and writes the same fields; the sandbox
+runs the same SQL. Nothing here is listed twice by hand, so the plugin and the connector cannot
+drift apart: a field the connector touches but the plugin does not request is impossible.
+
+SQL is plain Oracle SQL with only `TO_CHAR`, `TO_DATE` and `NVL`, which the sandbox also
+implements on SQLite. Every query is incremental on the extension table's `WHENMODIFIED` and
+ordered by (WHENMODIFIED, ID) so pages are stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from plugin.catalogue import Catalogue
+
+__all__ = [
+    "Arg",
+    "Column",
+    "Query",
+    "AccessField",
+    "connector_queries",
+    "table_reads",
+    "table_writes",
+    "access_request",
+    "STUDENT_IDENTITY",
+    "TIMESTAMP_FORMAT",
+]
+
+TIMESTAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+"""Oracle format of the `since` argument and of every timestamp column the queries return."""
+
+Access = Literal["ViewOnly", "FullAccess"]
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    column: str
+    type: Literal["primitive", "array"] = "primitive"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: `key` is the row key the connector reads (unique within the query)."""
+
+    table: str
+    field: str
+    key: str
+    kind: Literal["text", "date", "timestamp"] = "text"
+
+    @property
+    def alias(self) -> str:
+        """The PowerQuery `<column>` text: `<table>.<key>` in lower case (letters, digits, _)."""
+        return f"{self.table.lower()}.{self.key}"
+
+    def select_expr(self, table_alias: str) -> str:
+        ref = f"{table_alias}.{self.field}"
+        if self.kind == "date":
+            return f"TO_CHAR({ref}, 'YYYY-MM-DD')"
+        if self.kind == "timestamp":
+            return f"TO_CHAR({ref}, '{TIMESTAMP_FORMAT}')"
+        return ref
+
+
+@dataclass(frozen=True)
+class AccessField:
+    table: str
+    field: str
+    access: Access
+
+
+@dataclass(frozen=True)
+class Query:
+    """A PowerQuery the connector calls, with everything needed to emit it and to check access."""
+
+    name: str
+    area: str
+    summary: str
+    description: str
+    args: tuple[Arg, ...]
+    columns: tuple[Column, ...]
+    sql: str
+    touches: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    core_table: str = "students"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.columns)
+
+
+# The student identity the connector may share (SPEC 5): what an outbound referral is built from.
+STUDENT_IDENTITY: tuple[tuple[str, str, str], ...] = (
+    # (field, key, kind)
+    ("DCID", "student_dcid", "text"),
+    ("STUDENT_NUMBER", "student_number", "text"),
+    ("FIRST_NAME", "first_name", "text"),
+    ("LAST_NAME", "last_name", "text"),
+    ("DOB", "dob", "date"),
+    ("GRADE_LEVEL", "grade_level", "text"),
+    ("SCHOOLID", "schoolid", "text"),
+    ("MOTHER", "mother", "text"),
+    ("FATHER", "father", "text"),
+    ("HOME_PHONE", "home_phone", "text"),
+)
+
+_DATE_TYPES = {"Date"}
+# Fields that never leave the district, and personal fields the connector has no need to read.
+_NOT_READ = {
+    "U_SSP_VISITS": {"NOTES", "STAFF_NAME"},
+    "U_SSP_REFERRALS": {"NOTES"},
+    "U_SSP_CONSENTS": {"SIGNER_NAME", "DOCUMENT_REF"},
+}
+
+
+def _extension_columns(cat: Catalogue, table: str, prefix_key: str = "") -> list[Column]:
+    t = cat.table(table)
+    cols = [Column(table, "ID", "id"), Column(table, f"{cat.parent}DCID", "studentsdcid")]
+    skip = _NOT_READ.get(table, set())
+    for f in t.fields:
+        if f.name in skip or not f.shared:
+            continue
+        kind = "date" if f.type in _DATE_TYPES else "text"
+        cols.append(Column(table, f.name, prefix_key + f.name.lower(), kind))
+    cols.append(Column(table, "WHENMODIFIED", "whenmodified", "timestamp"))
+    return cols
+
+
+def _select(columns: list[Column], aliases: dict[str, str]) -> str:
+    return ",\n  ".join(f"{c.select_expr(aliases[c.table])} AS {c.key}" for c in columns)
+
+
+def _incremental_query(
+    cat: Catalogue, namespace: str, area: str, table: str, *, identity: bool, summary: str, description: str
+) -> Query:
+    ext = _extension_columns(cat, table)
+    aliases = {table: "x", "STUDENTS": "s", "SCHOOLS": "sch"}
+    if identity:
+        student_cols = [Column("STUDENTS", f, k, kind) for f, k, kind in STUDENT_IDENTITY]  # type: ignore[arg-type]
+        school_cols = [Column("SCHOOLS", "NAME", "school_name")]
+        joins = (
+            "JOIN STUDENTS s ON s.DCID = x.STUDENTSDCID\n"
+            "LEFT JOIN SCHOOLS sch ON sch.SCHOOL_NUMBER = s.SCHOOLID"
+        )
+        extra_touch = {("SCHOOLS", "SCHOOL_NUMBER")}
+    else:
+        student_cols = [Column("STUDENTS", "DCID", "student_dcid"),
+                        Column("STUDENTS", "STUDENT_NUMBER", "student_number")]
+        school_cols = []
+        joins = "JOIN STUDENTS s ON s.DCID = x.STUDENTSDCID"
+        extra_touch = set()
+    columns = ext + student_cols + school_cols
+    sql = (
+        f"SELECT\n  {_select(columns, aliases)}\nFROM {table} x\n{joins}\n"
+        f"WHERE x.WHENMODIFIED >= TO_DATE(:since, '{TIMESTAMP_FORMAT}')\n"
+        "ORDER BY x.WHENMODIFIED, x.ID"
+    )
+    touches = {(c.table, c.field) for c in columns} | extra_touch | {("STUDENTS", "DCID")}
+    return Query(
+        name=f"{namespace}.{area}.changed_since",
+        area=area,
+        summary=summary,
+        description=description,
+        args=(Arg("since", f"{table}.WHENMODIFIED",
+                  description="rows modified at or after this time, 'YYYY-MM-DD HH:MM:SS'"),),
+        columns=tuple(columns),
+        sql=sql,
+        touches=frozenset(touches),
+    )
+
+
+def _students_by_number(namespace: str) -> Query:
+    columns = [Column("STUDENTS", "DCID", "student_dcid"),
+               Column("STUDENTS", "STUDENT_NUMBER", "student_number")]
+    sql = (
+        f"SELECT\n  {_select(columns, {'STUDENTS': 's'})}\nFROM STUDENTS s\n"
+        "WHERE s.STUDENT_NUMBER IN (:student_numbers)\nORDER BY s.STUDENT_NUMBER"
+    )
+    return Query(
+        name=f"{namespace}.students.dcid_by_number",
+        area="students",
+        summary="Student DCIDs for student numbers",
+        description="Maps the student numbers on partner visit rows to STUDENTS.DCID.",
+        args=(Arg("student_numbers", "STUDENTS.STUDENT_NUMBER", "array",
+                  "student numbers to look up"),),
+        columns=tuple(columns),
+        sql=sql,
+        touches=frozenset({("STUDENTS", "DCID"), ("STUDENTS", "STUDENT_NUMBER")}),
+    )
+
+
+def connector_queries(cat: Catalogue, namespace: str) -> tuple[Query, ...]:
+    """Every PowerQuery the connector calls, named under the district's `query_namespace`."""
+    return (
+        _incremental_query(
+            cat, namespace, "referrals", "U_SSP_REFERRALS", identity=True,
+            summary="Referrals changed since a time",
+            description="Referrals modified since :since, with the student identity, enrollment and "
+            "guardian fields an outbound referral may carry. NOTES are never read.",
+        ),
+        _incremental_query(
+            cat, namespace, "consents", "U_SSP_CONSENTS", identity=False,
+            summary="Consents changed since a time",
+            description="Consents for release of information modified since :since.",
+        ),
+        _incremental_query(
+            cat, namespace, "visits", "U_SSP_VISITS", identity=False,
+            summary="Support visits changed since a time",
+            description="Support visits modified since :since (no staff names, no notes).",
+        ),
+        _students_by_number(namespace),
+    )
+
+
+def table_reads(cat: Catalogue) -> dict[str, tuple[str, ...]]:
+    """Fields read directly through GET /ws/schema/table/{table}."""
+    partners = cat.table("U_SSP_PARTNERS")
+    return {partners.name: ("ID", *partners.field_names)}
+
+
+def table_writes(cat: Catalogue) -> dict[str, tuple[str, ...]]:
+    """Fields the connector writes through POST/PUT /ws/schema/table/{table} (need FullAccess)."""
+    parent_dcid = f"{cat.parent}DCID"
+    return {
+        "U_SSP_REFERRALS": ("SSP_UID", "STATUS", "STATUS_DATE", "STATUS_REASON",
+                            "FIRST_SERVICE_DATE", "ACCESS_RESULT", "LAST_SENT"),
+        "U_SSP_VISITS": (parent_dcid, "SSP_UID", "VISIT_DATE", "TIME_IN", "TIME_OUT", "STAFF_NAME",
+                         "STAFF_ROLE", "PURPOSE", "SERVICES", "SOURCE", "PARTNER_VISIT_ID"),
+        "U_SSP_CONSENTS": ("SSP_UID",),
+        "U_SSP_DISCLOSURES": (parent_dcid, *cat.table("U_SSP_DISCLOSURES").field_names),
+        "U_SSP_PARTNERS": cat.table("U_SSP_PARTNERS").field_names,
+    }
+
+
+def access_request(cat: Catalogue, namespace: str) -> tuple[AccessField, ...]:
+    """The least-privilege access request: exactly what the queries and writes touch.
+
+    ViewOnly for what is only read, FullAccess for what is written; sorted for a stable plugin.xml.
+    """
+    access: dict[tuple[str, str], Access] = {}
+    for query in connector_queries(cat, namespace):
+        for key in query.touches:
+            access.setdefault(key, "ViewOnly")
+    for table, fields in table_reads(cat).items():
+        for f in fields:
+            access.setdefault((table, f), "ViewOnly")
+    for table, fields in table_writes(cat).items():
+        for f in fields:
+            access[(table, f)] = "FullAccess"
+    return tuple(AccessField(t, f, a) for (t, f), a in sorted(access.items()))

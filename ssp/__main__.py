@@ -1,0 +1,5 @@
+import sys
+
+from ssp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""The `ssp` command line: argument parsing and dispatch only.
+
+Each command lives in the module that owns it and is imported only when that command runs, so
+`ssp --help` stays fast. Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ssp import __version__
+
+__all__ = ["main", "build_parser"]
+
+# command path -> "module:function"; each function takes the parsed args and returns an exit code.
+COMMANDS: dict[str, str] = {
+    "demo": "ssp.demo:command",
+    "plugin build": "plugin.cli:build",
+    "plugin preview": "plugin.cli:preview",
+    "plugin diff": "plugin.cli:diff",
+    "check": "connector.cli:check",
+    "sync run": "connector.cli:sync_run",
+    "sync schedule": "connector.cli:sync_schedule",
+    "sync status": "connector.cli:sync_status",
+    "disclosures": "connector.cli:disclosures",
+    "report": "ssp.report:command",
+    "documents": "ssp.documents:command",
+    "sandbox": "connector.sandbox.cli:command",
+}
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, metavar="F",
+                   help="configuration file (default: ./ssp.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ssp",
+        description="Student Support Connector: PowerSchool Student Support Page plugins and a "
+        "consent-gated sync with community mental-health partners.",
+    )
+    parser.add_argument("--version", action="version", version=f"ssp {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="build, start the sandbox, sync a demo partner, write the report")
+    demo.add_argument("--out", type=Path, default=Path("ssp-demo"), metavar="DIR",
+                      help="where the demo writes everything (default: ./ssp-demo)")
+
+    plugin = sub.add_parser("plugin", help="build, preview and compare the PowerSchool plugins")
+    psub = plugin.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
+    build = psub.add_parser("build", help="write the DATA and UI plugin zips")
+    _config_arg(build)
+    build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR")
+    preview = psub.add_parser("preview", help="static HTML preview of the Student Support Page")
+    _config_arg(preview)
+    preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR")
+    diff = psub.add_parser("diff", help="refuse a schema change PowerSchool cannot apply or that loses data")
+    diff.add_argument("old", type=Path, metavar="OLD.zip")
+    diff.add_argument("new", type=Path, metavar="NEW.zip")
+
+    check = sub.add_parser("check", help="after install: credentials, tables, queries, granted access")
+    _config_arg(check)
+
+    sync = sub.add_parser("sync", help="run, schedule or inspect the partner sync")
+    ssub = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
+    run = ssub.add_parser("run", help="one sync; prints a JSON summary")
+    _config_arg(run)
+    run.add_argument("--partner", metavar="ID", help="only this partner")
+    run.add_argument("--dry-run", action="store_true", help="plan only: change nothing anywhere")
+    schedule = ssub.add_parser("schedule", help="run the sync on the configured cron schedule")
+    _config_arg(schedule)
+    status = ssub.add_parser("status", help="recent runs and their counts")
+    _config_arg(status)
+    status.add_argument("--limit", type=int, default=10, help="how many runs (default 10)")
+
+    disc = sub.add_parser("disclosures", help="a student's record of disclosures (FERPA 99.32)")
+    disc.add_argument("--student", required=True, metavar="N", help="student number")
+    _config_arg(disc)
+    disc.add_argument("--format", choices=("json", "csv"), default="json")
+
+    report = sub.add_parser("report", help="referral-to-access report")
+    _config_arg(report)
+    report.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    report.add_argument("--format", choices=("html", "csv"), default="html")
+    report.add_argument("--from", dest="period_from", metavar="YYYY-MM-DD", help="period start")
+    report.add_argument("--to", dest="period_to", metavar="YYYY-MM-DD", help="period end")
+
+    docs = sub.add_parser("documents", help="the MOU or the consent form, filled from the configuration")
+    docs.add_argument("kind", choices=("mou", "consent"))
+    docs.add_argument("--partner", required=True, metavar="ID")
+    _config_arg(docs)
+    docs.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    docs.add_argument("--student", metavar="N", help="pre-fill for one student (consent only)")
+    docs.add_argument("--language", choices=("en", "es"), default="en")
+
+    sandbox = sub.add_parser("sandbox", help="run the local PowerSchool emulator")
+    sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    sandbox.add_argument("--plugin", type=Path, action="append", default=[], metavar="ZIP",
+                         help="install a plugin zip (repeat for DATA and UI)")
+    sandbox.add_argument("--latency-ms", type=int, default=0, metavar="N")
+    sandbox.add_argument("--faults", default="", metavar="SPEC",
+                         help="inject faults, e.g. '429:0.1,503:0.05,reset:0.02'")
+    sandbox.add_argument("--students", type=int, default=None, metavar="N",
+                         help="number of demo students to seed")
+    return parser
+
+
+def _command_key(args: argparse.Namespace) -> str:
+    for sub_attr in ("plugin_command", "sync_command"):
+        sub = getattr(args, sub_attr, None)
+        if sub:
+            return f"{args.command} {sub}"
+    return args.command
+
+
+def _resolve(target: str) -> Callable[[argparse.Namespace], int]:
+    module_name, func_name = target.split(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from ssp.errors import SSPError
+    from ssp.logs import setup_logging
+
+    setup_logging(verbose=args.verbose)
+    try:
+        return _resolve(COMMANDS[_command_key(args)])(args)
+    except SSPError as exc:
+        print(f"ssp: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ssp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
