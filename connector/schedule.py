@@ -1,0 +1,100 @@
+"""`ssp sync schedule`: the nightly sync as an APScheduler 3.11 daemon.
+
+One job on a cron trigger in the district's time zone; `coalesce` folds missed runs into one,
+`max_instances=1` never overlaps runs inside the process, the partner file locks keep other
+processes out, and a misfire grace time lets a run that was due while the machine slept still
+happen. SIGTERM or Ctrl-C sets a stop flag that the engine checks between records, then the
+scheduler shuts down once the current record is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from ssp.config import SSPConfig
+
+__all__ = ["run_scheduler", "dst_warning", "build_scheduler", "next_fire_time"]
+
+log = logging.getLogger("ssp.schedule")
+JOB_ID = "ssp-sync"
+
+
+def dst_warning(cron: str, timezone: str) -> str | None:
+    """Warn when the cron hour falls in the 01:00-03:00 window where DST skips or repeats times."""
+    hour = cron.split()[1]
+    hours: set[int] = set()
+    for part in hour.split(","):
+        if part.isdigit():
+            hours.add(int(part))
+        elif "-" in part and all(p.isdigit() for p in part.split("-", 1)):
+            lo, hi = (int(p) for p in part.split("-", 1))
+            hours.update(range(lo, hi + 1))
+    if hours & {1, 2}:
+        return (f"schedule '{cron}' runs between 01:00 and 03:00 {timezone}: daylight-saving changes "
+                "can skip or repeat that hour; 15 4 * * * is safer")
+    return None
+
+
+def build_scheduler(config: SSPConfig, job: Callable[[], None]):  # -> BlockingScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    tz = ZoneInfo(config.schedule.timezone)
+    scheduler = BlockingScheduler(
+        timezone=tz,
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": config.schedule.misfire_grace_seconds,
+        },
+    )
+    trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=tz)
+    scheduler.add_job(job, trigger, id=JOB_ID, name="partner sync", replace_existing=True)
+    return scheduler
+
+
+def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], object]) -> int:
+    """Block until SIGTERM/SIGINT, running `run_once(stop_event)` on the cron schedule."""
+    stop = threading.Event()
+
+    def job() -> None:
+        if stop.is_set():
+            return
+        try:
+            run_once(stop)
+        except Exception:  # one failed run must not kill the daemon; it is logged and recorded
+            log.exception("scheduled sync failed")
+
+    scheduler = build_scheduler(config, job)
+    warning = dst_warning(config.schedule.cron, config.schedule.timezone)
+    if warning:
+        log.warning(warning)
+
+    def handle_signal(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+        # shutdown(wait=True) lets the running job finish its current record and save state.
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handle_signal)
+    signal.signal(signal.SIGINT, handle_signal)
+    log.info("scheduler started", extra={"cron": config.schedule.cron, "timezone": config.schedule.timezone,
+                                          "next_run": next_fire_time(config).isoformat()})
+    scheduler.start()  # blocks until shutdown
+    log.info("scheduler stopped")
+    return 0
+
+
+def next_fire_time(config: SSPConfig, now: dt.datetime | None = None) -> dt.datetime:
+    from apscheduler.triggers.cron import CronTrigger
+
+    tz = ZoneInfo(config.schedule.timezone)
+    now = now or dt.datetime.now(tz)
+    fire = CronTrigger.from_crontab(config.schedule.cron, timezone=tz).get_next_fire_time(None, now)
+    assert fire is not None
+    return fire
