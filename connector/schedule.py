@@ -45,16 +45,12 @@ def build_scheduler(config: SSPConfig, job: Callable[[], None]):  # -> BlockingS
     from apscheduler.triggers.cron import CronTrigger
 
     tz = ZoneInfo(config.schedule.timezone)
-    scheduler = BlockingScheduler(
-        timezone=tz,
-        job_defaults={
-            "coalesce": True,
-            "max_instances": 1,
-            "misfire_grace_time": config.schedule.misfire_grace_seconds,
-        },
-    )
+    scheduler = BlockingScheduler(timezone=tz)
     trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=tz)
-    scheduler.add_job(job, trigger, id=JOB_ID, name="partner sync", replace_existing=True)
+    scheduler.add_job(
+        job, trigger, id=JOB_ID, name="partner sync", replace_existing=True,
+        coalesce=True, max_instances=1, misfire_grace_time=config.schedule.misfire_grace_seconds,
+    )
     return scheduler
 
 
