@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from lxml import etree
 
@@ -27,11 +27,8 @@ _JUNK = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
 
 def check_entry_name(name: str) -> None:
     """Refuse names PowerSchool would misread: backslashes, absolute paths, `..`, junk files."""
-    parts = PurePosixPath(name).parts
-    if (
-        not name or "\\" in name or name.startswith("/") or name.endswith("/")
-        or any(p in ("..", ".") or p in _JUNK for p in parts)
-    ):
+    parts = name.split("/")
+    if not name or "\\" in name or any(p in ("", ".", "..") or p in _JUNK for p in parts):
         raise ValueError(f"bad zip entry name {name!r}")
 
 

@@ -40,8 +40,12 @@ PAGE_HTML_ID = "navSspStudentSupportPage"
 GRID_TABLES = ("U_SSP_CONSENTS", "U_SSP_VISITS", "U_SSP_REFERRALS")
 LISTING_TABLE = "U_SSP_DISCLOSURES"
 UID_FIELD = "SSP_UID"
-NEW_ROW_DEFAULTS: dict[str, dict[str, str]] = {"U_SSP_REFERRALS": {"STATUS": "new"}}
-"""Connector-owned fields that a new row still needs (a referral starts as `new`, SPEC 5)."""
+NEW_ROW_DEFAULTS: dict[str, dict[str, str]] = {
+    "U_SSP_REFERRALS": {"STATUS": "new"},
+    "U_SSP_VISITS": {"SOURCE": "school"},
+}
+"""Read-only fields that a row added on the page still needs (SPEC 5: a referral starts as `new`,
+a visit recorded by staff has SOURCE `school`)."""
 TEXTAREA_MIN_LENGTH = 1000
 
 Treatment = Literal["dropdown", "multi", "static", "static_new", "textarea", "time", "date", "checkbox", "text"]

@@ -100,10 +100,33 @@
     if (t.classList.contains("ssp-preview-add")) { addRow(t); }
     if (t.classList.contains("ssp-preview-delete")) { t.closest("tr").parentNode.removeChild(t.closest("tr")); }
   });
+  function fire(el, type) { el.dispatchEvent(new window.Event(type, { bubbles: true, cancelable: true })); }
+
+  /* file:///.../student_support.html#ssp-selftest adds a row to every grid, fills it like a user
+     would and submits, so a headless browser can check what the form would post. */
+  function selfTest(form) {
+    each(document.querySelectorAll(".ssp-preview-add"), function (button) {
+      var row;
+      addRow(button);
+      row = button.parentNode.querySelector("tr.ssp-preview-new");
+      each(row.querySelectorAll("select[name]"), function (select) {
+        if (select.options.length > 1) { select.selectedIndex = 1; fire(select, "change"); }
+      });
+      each(row.querySelectorAll(".ssp-multi"), function (box) {
+        var boxes = box.querySelectorAll("input.ssp-multi-option");
+        each([boxes[0], boxes[2]], function (b) { if (b) { b.checked = true; fire(b, "change"); } });
+      });
+      each(row.querySelectorAll("input.timeEntry[name]"), function (i) { i.value = "10:30"; fire(i, "input"); });
+    });
+    fire(form, "submit");
+    document.documentElement.setAttribute("data-ssp-selftest", "done");
+  }
+
   document.addEventListener("ssp:ready", function () {
     var form = document.getElementById("ssp-form");
     widgets(document);
     if (form) { form.addEventListener("submit", showSubmitted); }
     document.documentElement.setAttribute("data-ssp-ready", "true");
+    if (form && window.location.hash === "#ssp-selftest") { selfTest(form); }
   });
 }(window, document));

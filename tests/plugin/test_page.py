@@ -76,19 +76,21 @@ def test_dates_get_the_date_widget_and_times_the_time_entry(page: str, demo_conf
     assert "([01][0-9]|2[0-3]):[0-5][0-9]" in runtime
 
 
-def test_readonly_fields_are_static_and_new_rows_keep_uid_and_status_inputs(page: str, demo_config) -> None:
+def test_readonly_fields_are_static_and_new_rows_keep_uid_and_default_inputs(page: str, demo_config) -> None:
     cat = demo_config.catalogue()
     found = grids(page)
     for table in GRID_TABLES:
         for f in cat.table(table).fields:
             calls = found[table].calls.get(f.name, set())
-            if f.name in ("SSP_UID",) or (table == "U_SSP_REFERRALS" and f.name == "STATUS"):
+            if f.name == "SSP_UID" or f.name in found[table].options["defaults"]:
                 assert calls == {"tlistText2StaticTextAllowNew"}, f.name
             elif f.page == "readonly":
                 assert calls == {"tlistText2StaticText"}, f"{table}.{f.name}"
                 assert f.name in found[table].options["escape"]  # helpers insert raw HTML
     referrals = found["U_SSP_REFERRALS"].options
     assert referrals["defaults"] == {"STATUS": "new"} and referrals["uid"] == "SSP_UID"
+    assert found["U_SSP_VISITS"].options["defaults"] == {"SOURCE": "school"}
+    assert found["U_SSP_CONSENTS"].options["defaults"] == {}
     assert referrals["staticLabels"] == {"STATUS": "referral_status", "ACCESS_RESULT": "access_result"}
     assert {"STATUS_DATE", "STATUS_REASON", "FIRST_SERVICE_DATE", "ACCESS_RESULT", "LAST_SENT"} <= set(
         c for c, h in found["U_SSP_REFERRALS"].calls.items() if h == {"tlistText2StaticText"}
