@@ -1,0 +1,179 @@
+"""The PowerSchool API as the sandbox speaks it: routing, OAuth, metadata and PowerQueries.
+
+Table endpoints live in `tables_api`. Everything under `/ws/schema/` needs a valid bearer token
+(401 with `WWW-Authenticate: Bearer error="invalid_token"` otherwise); `/ws/v1/metadata` does not,
+but only an authorised call sees `plugin_id`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+from typing import Any, Callable
+
+from connector.sandbox.access import Grants
+from connector.sandbox.auth import Auth
+from connector.sandbox.fiql import FiqlError, parse, row_filter
+from connector.sandbox.powerquery import QueryArgError, QueryEngine
+from connector.sandbox.shapes import ApiError, Request, Response, Shaper, json_response
+from connector.sandbox.tables_api import TableApi, paging
+
+__all__ = ["Api", "unauthorized", "OUTAGE_HTML", "POWERSCHOOL_VERSION"]
+
+POWERSCHOOL_VERSION = "24.7.0.0 (sandbox)"
+OUTAGE_HTML = (
+    "<!DOCTYPE html><html><head><title>PowerSchool page unavailable</title></head><body>"
+    "<h1>PowerSchool page unavailable</h1><p>The server is temporarily unavailable. Please try "
+    "again later.</p></body></html>"
+)
+_TABLE = re.compile(r"^/ws/schema/table/([^/]+)(?:/([^/]+))?/?$")
+_QUERY = re.compile(r"^/ws/schema/query/([^/]+?)(/count)?/?$")
+
+
+def unauthorized(description: str = "The access token is invalid or has expired") -> Response:
+    header = f'Bearer error="invalid_token",realm="PowerSchool",error_description="{description}"'
+    return ApiError(401, "Unauthorized", [description], headers={"WWW-Authenticate": header}).response()
+
+
+class Api:
+    def __init__(
+        self, *, auth: Auth, grants: Grants, tables: TableApi, queries: QueryEngine, shaper: Shaper,
+        metadata: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.auth = auth
+        self.grants = grants
+        self.tables = tables
+        self.queries = queries
+        self.shaper = shaper
+        self.metadata = metadata
+
+    def handle(self, req: Request) -> Response:
+        try:
+            return self._route(req)
+        except ApiError as exc:
+            return exc.response()
+
+    def _route(self, req: Request) -> Response:
+        path, method = req.path, req.method
+        if path.rstrip("/") == "/oauth/access_token":
+            _allow(method, "POST")
+            return self._token(req)
+        if path == "/__outage":
+            return Response(200, OUTAGE_HTML.encode(), content_type="text/html;charset=UTF-8")
+        if path.rstrip("/") == "/ws/v1/metadata":
+            _allow(method, "GET")
+            return self._metadata(req)
+        if path.rstrip("/") == "/ws/v1/time":
+            _allow(method, "GET")
+            return json_response(200, {"time": dt.datetime.now(dt.timezone.utc).isoformat()})
+        if not path.startswith("/ws/"):
+            raise ApiError(404, "Not found", [path])
+        req.token = self.auth.valid(req.header("Authorization"))
+        if req.token is None:
+            return unauthorized()
+        if (match := _QUERY.match(path)) is not None:
+            _allow(method, "POST")
+            return self._query(req, urllib.parse.unquote(match.group(1)), count=bool(match.group(2)))
+        if (match := _TABLE.match(path)) is not None:
+            return self._table(req, urllib.parse.unquote(match.group(1)), match.group(2))
+        raise ApiError(404, "Not found", [path])
+
+    def _table(self, req: Request, table: str, rest: str | None) -> Response:
+        t, m = self.tables, req.method
+        if rest is None:
+            _allow(m, "GET", "POST")
+            return t.list(req, table) if m == "GET" else t.insert(req, table)
+        if rest.lower() == "count":
+            _allow(m, "GET")
+            return t.count(req, table)
+        _allow(m, "GET", "PUT", "DELETE", "POST")
+        if m == "GET":
+            return t.get(req, table, rest)
+        if m == "PUT":
+            return t.update(req, table, rest)
+        if m == "DELETE":
+            return t.delete(req, table, rest)
+        return t.insert(req, table)  # POST /ws/schema/table/{t}/{anything}: also an insert
+
+    # -- OAuth and metadata ------------------------------------------------------------------
+
+    def _token(self, req: Request) -> Response:
+        if not self.auth.credentials_ok(req.header("Authorization")):
+            return json_response(401, {"error": "invalid_client"})
+        form = urllib.parse.parse_qs(req.body.decode("utf-8", "replace"))
+        if form.get("grant_type") != ["client_credentials"]:
+            return json_response(400, {"error": "unsupported_grant_type"})
+        token, remaining = self.auth.issue()
+        return json_response(200, {"access_token": token, "token_type": "Bearer", "expires_in": str(remaining)})
+
+    def _metadata(self, req: Request) -> Response:
+        meta = self.metadata()
+        if self.auth.valid(req.header("Authorization")) is None:
+            meta.pop("plugin_id", None)
+        return json_response(200, {"metadata": meta})
+
+    # -- PowerQueries ------------------------------------------------------------------------
+
+    def _query(self, req: Request, name: str, *, count: bool) -> Response:
+        query = self.queries.queries.get(name)
+        if query is None:
+            raise ApiError(404, f"PowerQuery {name} not found", [name])
+        body = req.json() if req.body.strip() else {}
+        if not isinstance(body, dict):
+            raise ApiError(400, "Validation Failed", ["the body must be a JSON object of arguments"])
+        missing = self.grants.missing_read(self.queries.touches[name])
+        if missing:
+            raise ApiError(403, "Access denied: the query touches fields outside the access_request",
+                           [{"field": f, "error_code": "ACCESS_DENIED"} for f in missing],
+                           extra={"fields": missing})
+        try:
+            rows, total = self._query_rows(req, query, body, count=count)
+        except (QueryArgError, FiqlError) as exc:
+            raise ApiError(400, "Validation Failed", [str(exc)]) from None
+        if count:
+            return json_response(200, {"count": total})
+        core = (query.core_table or name).upper()
+        items = [self._query_item(query, core, i, row) for i, row in enumerate(rows, 1)]
+        payload = self.shaper.listing({"name": core}, "record", items)
+        payload["@extensions"] = ""
+        return json_response(200, payload)
+
+    def _query_rows(self, req: Request, query: Any, body: dict, *, count: bool) -> tuple[list[dict], int]:
+        filt = body.get("$q") or req.param("$q")
+        page = paging(req, self.tables.max_page_size())
+        if not filt:
+            if count:
+                return [], self.queries.count(query, body)
+            return self.queries.page(query, body, page.offset, page.limit), 0
+        keys = {c.alias.lower(): c.key for c in query.columns} | {c.key: c.key for c in query.columns}
+        keep = row_filter(parse(str(filt)), keys)
+        rows = [r for r in self.queries.page(query, body, 0, None) if keep(r)]
+        end = None if page.limit is None else page.offset + page.limit
+        return rows[page.offset:end], len(rows)
+
+    def _query_item(self, query: Any, core: str, index: int, row: dict[str, str | None]) -> dict[str, Any]:
+        id_value = _core_id(query, core, row)
+        row_id = int(id_value) if id_value is not None and id_value.lstrip("-").isdigit() else index
+        if query.flattened:
+            return {"_name": core, "_id": row_id, **self.shaper.values(row)}
+        tables: dict[str, dict[str, str | None]] = {}
+        for col in query.columns:
+            table = col.alias.rsplit(".", 1)[0].lower() if "." in col.alias else core.lower()
+            tables.setdefault(table, {})[col.key] = row.get(col.key)
+        return {"id": row_id, "name": core, "tables": {t: self.shaper.values(v) for t, v in tables.items()}}
+
+
+def _core_id(query: Any, core: str, row: dict[str, str | None]) -> str | None:
+    """The core table's primary key in the row (what PowerSchool puts in `_id`)."""
+    for wanted in (f"{core}.DCID", f"{core}.ID"):
+        for col in query.columns:
+            if col.column.upper() == wanted:
+                return row.get(col.key)
+    return None
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise ApiError(405, f"Method {method} is not allowed here", [f"allowed: {', '.join(allowed)}"],
+                       headers={"Allow": ", ".join(allowed)})

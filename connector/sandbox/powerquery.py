@@ -1,0 +1,182 @@
+"""Running installed PowerQueries on SQLite: argument binding, paging and row shaping.
+
+Arguments bind as `:name`; an array argument expands `IN (:name)` into one placeholder per value.
+A query's full result is materialised once per (query, arguments, database version) in a temporary
+table, so paging through 100,000 rows costs one query plus one cheap slice per page, like an
+indexed read on the real server. Any write bumps the version and drops the cached results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sqlite3
+import threading
+from collections import OrderedDict
+from typing import Any, Mapping
+
+from connector.sandbox.install import InstallError, QueryDef
+from connector.sandbox.oracle import OracleFunctionError
+from connector.sandbox.sqlscan import touched_fields
+from connector.sandbox.store import Store
+from connector.sandbox.values import to_text
+
+__all__ = ["QueryEngine", "QueryArgError", "bind"]
+
+_PIECES = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|:[A-Za-z_]\w*", re.DOTALL)
+
+
+class QueryArgError(ValueError):
+    """The body's arguments do not fit the query (PowerSchool: 400)."""
+
+
+def bind(query: QueryDef, body: Mapping[str, Any], *, enforce_required: bool = True) -> tuple[str, dict[str, Any]]:
+    """SQL with array args expanded, and the named parameters to run it with."""
+    declared = {a.name.lower(): a for a in query.args}
+    for key in body:
+        if not key.startswith("$") and key != "projection" and key.lower() not in declared:
+            raise QueryArgError(f"unknown argument {key!r} for {query.name}")
+    supplied = {k.lower(): v for k, v in body.items()}
+    params: dict[str, Any] = {}
+    arrays: dict[str, list[str]] = {}
+    for name, arg in declared.items():
+        value = supplied.get(name)
+        if value is None:
+            if arg.required and enforce_required:
+                raise QueryArgError(f"argument {arg.name!r} is required")
+            value = [] if arg.type == "array" else None
+        if isinstance(value, dict):
+            raise QueryArgError(f"argument {arg.name!r} must be a value, not an object")
+        if arg.type == "array":
+            values = value if isinstance(value, list) else [value]
+            arrays[name] = [f"{name}__{i}" for i in range(len(values))]
+            params.update({p: _scalar(arg.name, v) for p, v in zip(arrays[name], values)})
+        elif isinstance(value, list):
+            raise QueryArgError(f"argument {arg.name!r} takes one value, not a list")
+        else:
+            params[name] = _scalar(arg.name, value)
+
+    def replace(match: re.Match[str]) -> str:
+        piece = match.group(0)
+        if not piece.startswith(":"):
+            return piece
+        name = piece[1:].lower()
+        if name in arrays:
+            return ", ".join(f":{p}" for p in arrays[name]) or "NULL"
+        return f":{name}"
+
+    return _PIECES.sub(replace, query.sql), params
+
+
+def _scalar(name: str, value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        raise QueryArgError(f"argument {name!r}: nested values are not allowed")
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return value
+
+
+def sql_parameters(sql: str) -> set[str]:
+    return {m.group(0)[1:].lower() for m in _PIECES.finditer(sql) if m.group(0).startswith(":")}
+
+
+class QueryEngine:
+    """Installed queries and their cached results."""
+
+    def __init__(self, store: Store, *, cache_entries: int = 4) -> None:
+        self.store = store
+        self.queries: dict[str, QueryDef] = {}
+        self.touches: dict[str, set[tuple[str, str]]] = {}
+        self._cache: OrderedDict[tuple, tuple[str, int]] = OrderedDict()
+        self._cache_version = -1
+        self._cache_entries = cache_entries
+        self._names = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def install(self, query: QueryDef, *, owner: str, owners: dict[str, str]) -> None:
+        """Check a query compiles and yields one SQL column per <column>, then register it."""
+        other = owners.get(query.name)
+        if other is not None and other != owner:
+            raise InstallError(f"query {query.name} is already installed by plugin {other!r}",
+                               file=query.source)
+        unknown = sql_parameters(query.sql) - {a.name.lower() for a in query.args}
+        if unknown:
+            raise InstallError(f"query {query.name}: SQL uses undeclared argument(s) "
+                               f"{', '.join(sorted(unknown))}", file=query.source)
+        sql, params = bind(query, {}, enforce_required=False)
+        try:
+            names, _ = self.store.read(f"SELECT * FROM ({sql}) LIMIT 0", params)
+        except sqlite3.Error as exc:
+            raise InstallError(f"query {query.name}: SQL does not run: {exc}", file=query.source) from None
+        if len(names) != len(query.columns):
+            raise InstallError(f"query {query.name}: SQL returns {len(names)} columns but "
+                               f"<columns> lists {len(query.columns)}", file=query.source)
+        keys = [c.key for c in query.columns]
+        if len(set(keys)) != len(keys):
+            raise InstallError(f"query {query.name}: column aliases must be unique", file=query.source)
+        self.queries[query.name] = query
+        self.touches[query.name] = self._touches(query)
+
+    def _touches(self, query: QueryDef) -> set[tuple[str, str]]:
+        def columns_of(table: str) -> list[str] | None:
+            schema = self.store.schema(table)
+            return list(schema.columns) if schema else None
+
+        touched = touched_fields(query.sql, columns_of)
+        for col in query.columns:
+            table, _, field = col.column.upper().rpartition(".")
+            if table and columns_of(table) is not None:
+                touched.add((table, field))
+        return touched
+
+    # -- running -----------------------------------------------------------------------------
+
+    def result(self, query: QueryDef, body: Mapping[str, Any]) -> tuple[str, int]:
+        """(temporary table holding the ordered result, row count), computed once per version."""
+        sql, params = bind(query, body)
+        key = (query.name, json.dumps(params, sort_keys=True, default=str))
+        with self.store.lock:
+            if self._cache_version != self.store.version:
+                self._drop_all()
+                self._cache_version = self.store.version
+            hit = self._cache.get(key)
+            if hit:
+                self._cache.move_to_end(key)
+                return hit
+            name = f"PQ_RESULT_{next(self._names)}"
+            try:
+                self.store.conn.execute(f'CREATE TEMP TABLE "{name}" AS {sql}', params)
+            except sqlite3.OperationalError as exc:
+                raise _oracle_error(exc) from None
+            count = self.store.conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+            self._cache[key] = (name, count)
+            while len(self._cache) > self._cache_entries:
+                _, (old, _) = self._cache.popitem(last=False)
+                self.store.conn.execute(f'DROP TABLE IF EXISTS temp."{old}"')
+            return name, count
+
+    def _drop_all(self) -> None:
+        for old, _ in self._cache.values():
+            self.store.conn.execute(f'DROP TABLE IF EXISTS temp."{old}"')
+        self._cache.clear()
+
+    def page(self, query: QueryDef, body: Mapping[str, Any], offset: int, limit: int | None) -> list[dict[str, str | None]]:
+        """Rows `offset`..`offset+limit` (all when limit is None) as {column key: text}."""
+        table, _ = self.result(query, body)
+        sql = f'SELECT * FROM temp."{table}" WHERE rowid > ? ORDER BY rowid'
+        params: list[Any] = [offset]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        _, rows = self.store.read(sql, params)
+        keys = [c.key for c in query.columns]
+        return [{k: to_text(v) for k, v in zip(keys, row)} for row in rows]
+
+    def count(self, query: QueryDef, body: Mapping[str, Any]) -> int:
+        return self.result(query, body)[1]
+
+
+def _oracle_error(exc: sqlite3.OperationalError) -> QueryArgError:
+    last = OracleFunctionError.last()
+    return QueryArgError(str(last) if last else f"the query failed: {exc}")

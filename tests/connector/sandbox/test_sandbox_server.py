@@ -1,0 +1,102 @@
+"""The server itself: concurrent requests, clean shutdown, persistence across restarts, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from sandbox_helpers import EPOCH, VISITS_Q, authorised_session
+
+from connector.sandbox import Sandbox
+
+
+def test_many_parallel_requests_are_all_served(sandbox: Sandbox) -> None:
+    dcid = sandbox.students()[0]["DCID"]
+    sandbox.insert_rows("U_SSP_VISITS", [{"SSP_UID": f"v{i}"} for i in range(500)], student_dcid=dcid)
+    session = authorised_session(sandbox)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
+    session.mount("http://", adapter)
+
+    def fetch(page: int) -> int:
+        reply = session.post(f"{sandbox.base_url}/ws/schema/query/{VISITS_Q}", json={"since": EPOCH},
+                             params={"page": page, "pagesize": 10}, timeout=10)
+        return len(reply.json()["record"])
+
+    def write(i: int) -> int:
+        body = {"tables": {"u_ssp_partners": {"ssp_uid": f"p{i}", "partner_id": f"p{i}"}}}
+        return session.post(f"{sandbox.base_url}/ws/schema/table/u_ssp_partners", json=body,
+                            timeout=10).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        reads = pool.map(fetch, range(1, 51))
+        writes = pool.map(write, range(40))
+        assert list(reads) == [10] * 50 and list(writes) == [200] * 40
+    assert len(sandbox.rows("U_SSP_PARTNERS")) == 40
+    assert len({r["ID"] for r in sandbox.rows("U_SSP_PARTNERS")}) == 40
+    assert len(sandbox.request_log) == 91
+    session.close()
+
+
+def test_stop_closes_the_port_and_open_connections(plugin_zips: list) -> None:
+    sb = Sandbox(plugins=plugin_zips, students=3).start()
+    port = int(sb.base_url.rsplit(":", 1)[1])
+    session = authorised_session(sb)  # keeps a keep-alive connection open
+    sb.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"http://127.0.0.1:{port}/ws/v1/metadata", timeout=1)
+    session.close()
+    sb.close()
+
+
+def test_binds_loopback_only(sandbox: Sandbox) -> None:
+    assert sandbox.base_url.startswith("http://127.0.0.1:")
+
+
+def test_a_persisted_sandbox_resumes_rows_credentials_and_tokens(plugin_zips: list, tmp_path: Path) -> None:
+    db = tmp_path / "ps.sqlite"
+    first = Sandbox(plugins=plugin_zips, students=10, db_path=db).start()
+    dcid = first.students()[0]["DCID"]
+    first.insert_row("U_SSP_VISITS", {"SSP_UID": "kept"}, student_dcid=dcid)
+    session = authorised_session(first)
+    creds = (first.client_id, first.client_secret)
+    first.close()
+    with Sandbox(plugins=plugin_zips, students=10, db_path=db) as second:
+        assert (second.client_id, second.client_secret) == creds
+        assert [r["SSP_UID"] for r in second.rows("U_SSP_VISITS")] == ["kept"]
+        assert len(second.students()) == 10
+        reply = session.post(f"{second.base_url}/ws/schema/query/{VISITS_Q}", json={"since": EPOCH}, timeout=5)
+        assert reply.json()["record"]["ssp_uid"] == "kept"  # the old token still works
+    second.close()
+    session.close()
+
+
+def test_cli_prints_url_and_credentials_and_exits_0_on_sigterm(plugin_zips: list) -> None:
+    args = [sys.executable, "-m", "ssp.cli", "sandbox", "--students", "5", "--latency-ms", "1"]
+    for z in plugin_zips:
+        args += ["--plugin", str(z)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        url = lines[0].split()[-1]
+        client_id, secret = lines[1].split()[-1], lines[2].split()[-1]
+        reply = requests.post(f"{url}/oauth/access_token", auth=(client_id, secret),
+                              data={"grant_type": "client_credentials"}, timeout=5)
+        assert url.startswith("http://127.0.0.1:") and reply.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
