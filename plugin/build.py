@@ -20,7 +20,14 @@ from plugin.queries_xml import queries_files
 from plugin.schema import schema_files
 from ssp.config import SSPConfig
 
-__all__ = ["plugin_version", "data_files", "ui_files", "build_plugins", "render_preview", "zip_names"]
+__all__ = [
+    "plugin_version",
+    "data_files",
+    "ui_files",
+    "build_plugins",
+    "render_preview",
+    "zip_names",
+]
 
 
 def plugin_version(config: SSPConfig) -> str:
@@ -47,7 +54,8 @@ def data_files(config: SSPConfig, cat: Catalogue) -> dict[str, bytes]:
     """plugin.xml (no oauth, no access request) and the psExtension schema."""
     name = f"{config.plugin.name} DATA"
     description = (
-        f"Database extensions ({cat.group}) for {config.plugin.name}. Install before the UI plugin. "
+        f"Database extensions ({cat.group}) for {config.plugin.name}. "
+        "Install before the UI plugin. "
         "Never delete this plugin: its tables hold the student support records."
     )
     files = {"plugin.xml": plugin_xml(_manifest(config, name=name, description=description[:256]))}
@@ -55,7 +63,9 @@ def data_files(config: SSPConfig, cat: Catalogue) -> dict[str, bytes]:
     return files
 
 
-def ui_files(config: SSPConfig, cat: Catalogue, *, v1_access: V1Access | None = None) -> dict[str, bytes]:
+def ui_files(
+    config: SSPConfig, cat: Catalogue, *, v1_access: V1Access | None = None
+) -> dict[str, bytes]:
     """plugin.xml with <oauth/> and the derived access request, PowerQueries, page, fragment, nav.
 
     No permissions_root: the page reads disclosures server-side with tlist_sql and calls no
@@ -63,8 +73,12 @@ def ui_files(config: SSPConfig, cat: Catalogue, *, v1_access: V1Access | None = 
     """
     namespace = config.district.query_namespace
     manifest = _manifest(
-        config, name=config.plugin.name, description=config.plugin.description, oauth=True,
-        access=access_request(cat, namespace), v1_access=v1_access,
+        config,
+        name=config.plugin.name,
+        description=config.plugin.description,
+        oauth=True,
+        access=access_request(cat, namespace),
+        v1_access=v1_access,
     )
     files = {"plugin.xml": plugin_xml(manifest)}
     files.update(queries_files(cat, namespace))

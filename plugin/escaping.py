@@ -38,14 +38,30 @@ __all__ = [
 _HTML_PS = str.maketrans({"~": "&#126;", "[": "&#91;", "]": "&#93;"})
 # A tag's argument list has no escape mechanism and `;` ends an argument, so even character
 # references (which end in `;`) cannot be used: syntax characters become full-width look-alikes.
-_PS_ARG = str.maketrans({
-    ";": "\uff1b", ",": "\uff0c", ":": "\uff1a", "~": "\uff5e", "[": "\uff3b", "]": "\uff3d",
-    "<": "\u2039", ">": "\u203a", "&": "\uff06", '"': "\u201d", "'": "\u2019",
-})
+_PS_ARG = str.maketrans(
+    {
+        ";": "\uff1b",
+        ",": "\uff0c",
+        ":": "\uff1a",
+        "~": "\uff5e",
+        "[": "\uff3b",
+        "]": "\uff3d",
+        "<": "\u2039",
+        ">": "\u203a",
+        "&": "\uff06",
+        '"': "\u201d",
+        "'": "\u2019",
+    }
+)
 # In JS string literals: no closing tag, comment opener, entity, tag syntax or line separator.
 _JS_UNSAFE = {
-    "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027",
-    "~": "\\u007e", "[": "\\u005b", "]": "\\u005d",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "~": "\\u007e",
+    "[": "\\u005b",
+    "]": "\\u005d",
 }
 _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
 

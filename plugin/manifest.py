@@ -55,15 +55,24 @@ class Manifest:
         for attr, (limit, key) in _LIMITS.items():
             value = getattr(self, attr)
             if len(value) > limit or (attr != "description" and not value):
-                raise ConfigError(f"must be 1-{limit} characters, got {len(value)}", file=self.source, key=key)
+                raise ConfigError(
+                    f"must be 1-{limit} characters, got {len(value)}", file=self.source, key=key
+                )
         if not _VERSION.match(self.version):
-            raise ConfigError("a plugin version holds digits and dots only", file=self.source, key="plugin.version")
+            raise ConfigError(
+                "a plugin version holds digits and dots only",
+                file=self.source,
+                key="plugin.version",
+            )
         if self.access and not self.oauth:
             raise ConfigError("an access_request needs <oauth/>", file=self.source, key="plugin")
         for f in self.access:
             if not (0 < len(f.table) <= 30 and 0 < len(f.field) <= 30):
-                raise ConfigError(f"{f.table}.{f.field}: access_request names are 1-30 characters",
-                                  file="plugin/queries.py", key="access_request")
+                raise ConfigError(
+                    f"{f.table}.{f.field}: access_request names are 1-30 characters",
+                    file="plugin/queries.py",
+                    key="access_request",
+                )
 
 
 def plugin_xml(manifest: Manifest) -> bytes:
@@ -83,5 +92,7 @@ def plugin_xml(manifest: Manifest) -> bytes:
     if manifest.access:
         request = etree.SubElement(root, f"{{{PLUGIN_NS}}}access_request")
         for f in manifest.access:
-            etree.SubElement(request, f"{{{PLUGIN_NS}}}field", table=f.table, field=f.field, access=f.access)
+            etree.SubElement(
+                request, f"{{{PLUGIN_NS}}}field", table=f.table, field=f.field, access=f.access
+            )
     return xml_bytes(root)

@@ -18,7 +18,14 @@ from lxml import etree
 
 from ssp.errors import ConfigError
 
-__all__ = ["write_zip", "check_entry_name", "TableSchema", "read_schema", "schema_changes", "SchemaChanges"]
+__all__ = [
+    "write_zip",
+    "check_entry_name",
+    "TableSchema",
+    "read_schema",
+    "schema_changes",
+    "SchemaChanges",
+]
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16
@@ -48,6 +55,7 @@ def write_zip(path: Path, files: Mapping[str, bytes]) -> Path:
                 info.create_system = 3
                 info.external_attr = _FILE_MODE
                 zf.writestr(info, files[name], compresslevel=9)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a build artifact is world-readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -84,7 +92,10 @@ def _parse_table(el: etree._Element, group: str) -> TableSchema:
     for f in el:
         if isinstance(f.tag, str) and _local(f) == "field":
             length = f.get("length")
-            fields[(f.get("name") or "").upper()] = (f.get("type") or "", int(length) if length else None)
+            fields[(f.get("name") or "").upper()] = (
+                f.get("type") or "",
+                int(length) if length else None,
+            )
     return TableSchema(name=f"{group}.{name}" if group else name, kind=kind, fields=fields)
 
 
@@ -92,12 +103,18 @@ def read_schema(zip_path: Path) -> dict[str, TableSchema]:
     """Tables of every user_schema_root/*.xml in a plugin zip, keyed by upper-case table name."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            names = [n for n in zf.namelist() if n.startswith("user_schema_root/") and n.endswith(".xml")]
+            names = [
+                n for n in zf.namelist() if n.startswith("user_schema_root/") and n.endswith(".xml")
+            ]
             docs = [(n, zf.read(n)) for n in sorted(names)]
     except (OSError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"cannot read the plugin zip ({exc.__class__.__name__})", file=str(zip_path)) from None
+        raise ConfigError(
+            f"cannot read the plugin zip ({exc.__class__.__name__})", file=str(zip_path)
+        ) from None
     if not docs:
-        raise ConfigError("no user_schema_root/ in this zip: pass the DATA plugin zips", file=str(zip_path))
+        raise ConfigError(
+            "no user_schema_root/ in this zip: pass the DATA plugin zips", file=str(zip_path)
+        )
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     tables: dict[str, TableSchema] = {}
     for name, data in docs:
@@ -105,7 +122,10 @@ def read_schema(zip_path: Path) -> dict[str, TableSchema]:
             root = etree.fromstring(data, parser)
         except etree.XMLSyntaxError as exc:
             raise ConfigError(f"not well-formed XML ({exc})", file=f"{zip_path}:{name}") from None
-        group = next((e.text or "" for e in root if isinstance(e.tag, str) and _local(e) == "extensionname"), "")
+        group = next(
+            (e.text or "" for e in root if isinstance(e.tag, str) and _local(e) == "extensionname"),
+            "",
+        )
         for el in root:
             if isinstance(el.tag, str) and _local(el) == "extendedTable":
                 table = _parse_table(el, group.strip().upper())
@@ -124,14 +144,16 @@ def _field_changes(old: TableSchema, new: TableSchema, unsafe: list[str], added:
         if ntype.lower() != otype.lower():
             unsafe.append(f"type change {t}.{fname}: {otype} -> {ntype}")
         elif is_string and (nlen or 0) < (olen or 0):
-            unsafe.append(f"shorter String {t}.{fname}: {olen} -> {nlen} (PowerSchool cannot shrink a field)")
+            unsafe.append(
+                f"shorter String {t}.{fname}: {olen} -> {nlen} (PowerSchool cannot shrink a field)"
+            )
         elif is_string and (nlen or 0) > (olen or 0):
             added.append(f"longer String {t}.{fname}: {olen} -> {nlen}")
     added.extend(f"added field {t}.{f}" for f in new.fields if f not in old.fields)
 
 
 def schema_changes(old: dict[str, TableSchema], new: dict[str, TableSchema]) -> SchemaChanges:
-    """Unsafe changes (removed table/field, type or kind change, shorter String) and safe additions."""
+    """Unsafe changes (removed table/field, type or kind change, shorter String), safe additions."""
     unsafe: list[str] = []
     added: list[str] = []
     for tname, otable in old.items():

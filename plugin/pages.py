@@ -26,9 +26,23 @@ from plugin.escaping import RawJson, html, html_in_js, js, json_text, ps_tag_arg
 from ssp.config import SSPConfig
 
 __all__ = [
-    "PAGE_PATH", "PAGE_URL", "LEFTNAV_PATH", "PAGECATALOGING_PATH", "GRID_TABLES", "LISTING_TABLE",
-    "GridColumn", "Grid", "Listing", "PageModel", "PowerSchoolTags",
-    "page_model", "render_page", "render_leftnav", "pagecataloging_json", "page_files", "environment",
+    "PAGE_PATH",
+    "PAGE_URL",
+    "LEFTNAV_PATH",
+    "PAGECATALOGING_PATH",
+    "GRID_TABLES",
+    "LISTING_TABLE",
+    "GridColumn",
+    "Grid",
+    "Listing",
+    "PageModel",
+    "PowerSchoolTags",
+    "page_model",
+    "render_page",
+    "render_leftnav",
+    "pagecataloging_json",
+    "page_files",
+    "environment",
 ]
 
 PAGE_URL = "/admin/students/student_support.html"
@@ -48,7 +62,9 @@ NEW_ROW_DEFAULTS: dict[str, dict[str, str]] = {
 a visit recorded by staff has SOURCE `school`)."""
 TEXTAREA_MIN_LENGTH = 1000
 
-Treatment = Literal["dropdown", "multi", "static", "static_new", "textarea", "time", "date", "checkbox", "text"]
+Treatment = Literal[
+    "dropdown", "multi", "static", "static_new", "textarea", "time", "date", "checkbox", "text"
+]
 
 
 @dataclass(frozen=True)
@@ -132,8 +148,11 @@ def _column(cat: Catalogue, table: Table, f: Field) -> GridColumn:
 def _grid(cat: Catalogue, table: Table) -> Grid:
     columns = tuple(_column(cat, table, f) for f in table.fields if f.page != "hidden")
     return Grid(
-        table=table.name, label=table.label, description=table.description,
-        path=f"{cat.parent}.{cat.group}.{table.name}", columns=columns,
+        table=table.name,
+        label=table.label,
+        description=table.description,
+        path=f"{cat.parent}.{cat.group}.{table.name}",
+        columns=columns,
         defaults=dict(NEW_ROW_DEFAULTS.get(table.name, {})),
     )
 
@@ -142,8 +161,10 @@ def _listing(cat: Catalogue) -> Listing:
     table = cat.table(LISTING_TABLE)
     columns = tuple(_column(cat, table, f) for f in table.fields if f.page != "hidden")
     select = ", ".join(_listing_expr(c) for c in columns)
-    sql = (f"SELECT {select} FROM {table.name} WHERE {cat.parent}DCID=~([students]dcid) "
-           f"ORDER BY DISCLOSED_AT DESC, ID DESC")
+    sql = (
+        f"SELECT {select} FROM {table.name} WHERE {cat.parent}DCID=~([students]dcid) "
+        f"ORDER BY DISCLOSED_AT DESC, ID DESC"
+    )
     return Listing(table.name, table.label, table.description, columns, sql)
 
 
@@ -185,8 +206,10 @@ class PowerSchoolTags:
         return Markup("/~[self.page]?frn=~(studentfrn)&changesSaved=true")
 
     def saved_notice(self) -> Markup:
-        return Markup('~[if.~(gpv.changesSaved)=true]<div class="feedback-confirm">'
-                      "~[text:psx.common.changes_recorded]</div>[/if]")
+        return Markup(
+            '~[if.~(gpv.changesSaved)=true]<div class="feedback-confirm">'
+            "~[text:psx.common.changes_recorded]</div>[/if]"
+        )
 
     def submit_button(self) -> Markup:
         return Markup("~[submitbutton]")
@@ -198,10 +221,13 @@ class PowerSchoolTags:
 
     def listing_rows(self, listing: Listing) -> Markup:
         cells = "".join(
-            f'<td data-field="{c.name}"{_choice_attr(c)}>~({c.name.lower()})</td>' for c in listing.columns
+            f'<td data-field="{c.name}"{_choice_attr(c)}>~({c.name.lower()})</td>'
+            for c in listing.columns
         )
-        return Markup(f"~[tlist_sql;{listing.sql};alternatecolor;nonemessage=No disclosures recorded]"
-                      f"<tr>{cells}</tr>[/tlist_sql]")
+        return Markup(
+            f"~[tlist_sql;{listing.sql};alternatecolor;nonemessage=No disclosures recorded]"
+            f"<tr>{cells}</tr>[/tlist_sql]"
+        )
 
 
 def _choice_attr(col: GridColumn) -> str:
@@ -242,8 +268,9 @@ def _finalize(value: Any) -> Any:
 def render_page(config: SSPConfig, cat: Catalogue, tags: Any = None, **extra: Any) -> str:
     """The page HTML. `tags` is PowerSchoolTags (default) or the preview's simulation."""
     template = environment().get_template("student_support.html.j2")
-    return template.render(page=page_model(config, cat), ps=tags or PowerSchoolTags(),
-                           runtime=_runtime_js(), **extra)
+    return template.render(
+        page=page_model(config, cat), ps=tags or PowerSchoolTags(), runtime=_runtime_js(), **extra
+    )
 
 
 def render_leftnav(config: SSPConfig) -> str:

@@ -53,32 +53,57 @@ def check_query(query: Query) -> None:
     """Raise CatalogueError naming the query and the PowerSchool rule it breaks."""
     key = f"query {query.name}"
     parts = query.name.split(".")
-    if len(query.name) > MAX_QUERY_NAME or len(parts) != 5 or not all(_NAME_PART.match(p) for p in parts):
+    if (
+        len(query.name) > MAX_QUERY_NAME
+        or len(parts) != 5
+        or not all(_NAME_PART.match(p) for p in parts)
+    ):
         raise CatalogueError(
-            f"a PowerQuery name is five dot-separated snake_case parts, at most {MAX_QUERY_NAME} characters",
-            file=_SOURCE, key=key,
+            "a PowerQuery name is five dot-separated snake_case parts, "
+            f"at most {MAX_QUERY_NAME} characters",
+            file=_SOURCE,
+            key=key,
         )
     if len(query.summary) > MAX_SUMMARY:
-        raise CatalogueError(f"summary is {len(query.summary)} characters (max {MAX_SUMMARY})",
-                             file=_SOURCE, key=f"{key}.summary")
+        raise CatalogueError(
+            f"summary is {len(query.summary)} characters (max {MAX_SUMMARY})",
+            file=_SOURCE,
+            key=f"{key}.summary",
+        )
     if len(select_list(query.sql)) != len(query.columns):
-        raise CatalogueError("the SQL select list and <columns> differ in length", file=_SOURCE, key=key)
+        raise CatalogueError(
+            "the SQL select list and <columns> differ in length", file=_SOURCE, key=key
+        )
     if not re.search(r"\bORDER\s+BY\b", query.sql, re.I) or "]]>" in query.sql or "~" in query.sql:
-        raise CatalogueError("SQL must have ORDER BY and no ']]>' or '~'", file=_SOURCE, key=f"{key}.sql")
+        raise CatalogueError(
+            "SQL must have ORDER BY and no ']]>' or '~'", file=_SOURCE, key=f"{key}.sql"
+        )
     bad = [c.alias for c in query.columns if not _ALIAS.match(c.alias)]
     if bad or len({c.alias for c in query.columns}) != len(query.columns):
-        raise CatalogueError(f"column aliases must be unique letters, digits and _: {bad}",
-                             file=_SOURCE, key=f"{key}.columns")
+        raise CatalogueError(
+            f"column aliases must be unique letters, digits and _: {bad}",
+            file=_SOURCE,
+            key=f"{key}.columns",
+        )
 
 
 def _query_element(parent: etree._Element, query: Query) -> None:
-    q = etree.SubElement(parent, "query", name=query.name, coreTable=query.core_table, flattened="true")
+    q = etree.SubElement(
+        parent, "query", name=query.name, coreTable=query.core_table, flattened="true"
+    )
     etree.SubElement(q, "summary").text = query.summary
     etree.SubElement(q, "description").text = query.description
     args = etree.SubElement(q, "args")
     for arg in query.args:
-        etree.SubElement(args, "arg", name=arg.name, column=arg.column, type=arg.type,
-                         required="true", description=arg.description)
+        etree.SubElement(
+            args,
+            "arg",
+            name=arg.name,
+            column=arg.column,
+            type=arg.type,
+            required="true",
+            description=arg.description,
+        )
     columns = etree.SubElement(q, "columns")
     for col in query.columns:
         etree.SubElement(columns, "column", column=f"{col.table}.{col.field}").text = col.alias

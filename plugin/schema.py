@@ -45,7 +45,9 @@ def _table_element(parent: etree._Element, cat: Catalogue, table: Table) -> None
 
 def schema_xml(cat: Catalogue) -> bytes:
     """The psExtension document for the whole extension group."""
-    root = etree.Element(f"{{{PS_EXTENSION_NS}}}psExtension", nsmap={None: PS_EXTENSION_NS, "xsi": _XSI})
+    root = etree.Element(
+        f"{{{PS_EXTENSION_NS}}}psExtension", nsmap={None: PS_EXTENSION_NS, "xsi": _XSI}
+    )
     root.set(f"{{{_XSI}}}schemaLocation", f"{PS_EXTENSION_NS} psextension.xsd")
     etree.SubElement(root, f"{{{PS_EXTENSION_NS}}}extensionname").text = cat.group
     for table in cat.tables:

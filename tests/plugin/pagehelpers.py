@@ -6,10 +6,15 @@ import json
 import re
 from dataclasses import dataclass, field
 
-_GRID = re.compile(r'sspGrid\("(?P<table>\w+)", (?P<options>\{.*?\}), function \(keep\) \{\n(?P<body>.*?)\}\);', re.S)
+_GRID = re.compile(
+    r'sspGrid\("(?P<table>\w+)", (?P<options>\{.*?\}), function \(keep\) \{\n(?P<body>.*?)\}\);',
+    re.S,
+)
 _DROPDOWN = re.compile(r'tlistText2DropDownValNamePair\("(\w+)", keep\("(\w+)", (\[.*\])\)\);')
 _CALL = re.compile(r'(tlistText2\w+)\("(\w+)"')
-_TLIST = re.compile(r"~\[tlist_child:(?P<path>[^;]+);displaycols:(?P<cols>[^;]+);fieldNames:(?P<names>[^;]+);type:html\]")
+_TLIST = re.compile(
+    r"~\[tlist_child:(?P<path>[^;]+);displaycols:(?P<cols>[^;]+);fieldNames:(?P<names>[^;]+);type:html\]"
+)
 
 # Every PowerSchool tag the page may contain; anything else with a tilde is a bug.
 ALLOWED_TAGS = [
@@ -49,7 +54,10 @@ def grids(page: str) -> dict[str, GridCalls]:
 
 def tlists(page: str) -> dict[str, tuple[list[str], list[str]]]:
     """table -> (displaycols, fieldNames) of every tlist_child tag."""
-    return {m["path"].split(".")[-1]: (m["cols"].split(","), m["names"].split(",")) for m in _TLIST.finditer(page)}
+    return {
+        m["path"].split(".")[-1]: (m["cols"].split(","), m["names"].split(","))
+        for m in _TLIST.finditer(page)
+    }
 
 
 def strip_allowed_tags(page: str) -> str:

@@ -32,7 +32,10 @@ def test_default_version_is_the_package_version(demo_config, tmp_path: Path) -> 
     import ssp
 
     data, ui = build_plugins(demo_config, tmp_path)
-    assert data.name == f"ssp-data-{ssp.__version__}.zip" and ui.name == f"ssp-ui-{ssp.__version__}.zip"
+    assert (
+        data.name == f"ssp-data-{ssp.__version__}.zip"
+        and ui.name == f"ssp-ui-{ssp.__version__}.zip"
+    )
 
 
 def _entries(path: Path) -> list[zipfile.ZipInfo]:
@@ -76,7 +79,10 @@ def test_ui_plugin_has_no_schema_and_no_permission_mappings(demo_config) -> None
     assert root.find("p:oauth", NS) is not None
 
 
-@pytest.mark.parametrize("name", ["a\\b.txt", "/abs.txt", "../up.txt", "__MACOSX/x", "web_root/.DS_Store", "dir/", "", "a/./b"])
+@pytest.mark.parametrize(
+    "name",
+    ["a\\b.txt", "/abs.txt", "../up.txt", "__MACOSX/x", "web_root/.DS_Store", "dir/", "", "a/./b"],
+)
 def test_bad_entry_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError):
         check_entry_name(name)
@@ -88,7 +94,9 @@ def test_a_zip_without_plugin_xml_is_refused(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_build_prints_both_paths(write_config, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_build_prints_both_paths(
+    write_config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "dist"
     assert main(["plugin", "build", "--config", str(write_config()), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -96,12 +104,24 @@ def test_cli_build_prints_both_paths(write_config, tmp_path: Path, capsys: pytes
     assert all(Path(line).is_file() for line in lines)
 
 
-def test_cli_build_without_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plugin", "build", "--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path)]) == 2
+def test_cli_build_without_config_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            ["plugin", "build", "--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path)]
+        )
+        == 2
+    )
     assert "missing.toml" in capsys.readouterr().err
 
 
-def test_cli_preview_prints_the_page_path(write_config, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plugin", "preview", "--config", str(write_config()), "--out", str(tmp_path / "p")]) == 0
+def test_cli_preview_prints_the_page_path(
+    write_config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["plugin", "preview", "--config", str(write_config()), "--out", str(tmp_path / "p")])
+        == 0
+    )
     path = Path(capsys.readouterr().out.strip())
     assert path == tmp_path / "p" / "student_support.html" and path.is_file()

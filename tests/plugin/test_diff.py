@@ -1,4 +1,4 @@
-"""`ssp plugin diff OLD.zip NEW.zip`: each unsafe change on its own line (exit 1), safe additions pass."""
+"""`ssp plugin diff OLD.zip NEW.zip`: one line per unsafe change (exit 1); additions are safe."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def old_zip(demo_config, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def variant(demo_config, tmp_path: Path):
-    """A DATA zip whose schema has `old` replaced by `new` (exact text edit of the generated XML)."""
+    """A DATA zip whose schema has `old` replaced by `new` (text edits of the generated XML)."""
     base = data_files(demo_config, demo_config.catalogue())
 
     def make(*edits: tuple[str, str]) -> Path:
@@ -40,24 +40,46 @@ def _diff(old: Path, new: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int
 
 
 UNSAFE = {
-    "removed field": (('<field name="STAFF_NAME" type="String" length="80"/>', ""), "removed field U_SSP_VISITS.STAFF_NAME"),
-    "type change": (('<field name="TIER" type="String" length="20"/>', '<field name="TIER" type="Integer"/>'),
-                    "type change U_SSP_VISITS.TIER: String -> Integer"),
-    "shorter String": (('<field name="STAFF_NAME" type="String" length="80"/>', '<field name="STAFF_NAME" type="String" length="60"/>'),
-                       "shorter String U_SSP_VISITS.STAFF_NAME: 80 -> 60"),
-    "kind change": (('<extendedTable type="standalone" dbTableName="U_SSP_PARTNERS"', '<extendedTable coreTable="STUDENTS" dbTableName="U_SSP_PARTNERS"'),
-                    "table kind change U_SSP_PARTNERS: standalone -> child of STUDENTS"),
-    "removed table": (('dbTableName="U_SSP_PARTNERS" childName="U_SSP_PARTNERS"', 'dbTableName="U_SSP_PARTNERS2" childName="U_SSP_PARTNERS2"'),
-                      "removed table U_SSP_PARTNERS"),
+    "removed field": (
+        ('<field name="STAFF_NAME" type="String" length="80"/>', ""),
+        "removed field U_SSP_VISITS.STAFF_NAME",
+    ),
+    "type change": (
+        ('<field name="TIER" type="String" length="20"/>', '<field name="TIER" type="Integer"/>'),
+        "type change U_SSP_VISITS.TIER: String -> Integer",
+    ),
+    "shorter String": (
+        (
+            '<field name="STAFF_NAME" type="String" length="80"/>',
+            '<field name="STAFF_NAME" type="String" length="60"/>',
+        ),
+        "shorter String U_SSP_VISITS.STAFF_NAME: 80 -> 60",
+    ),
+    "kind change": (
+        (
+            '<extendedTable type="standalone" dbTableName="U_SSP_PARTNERS"',
+            '<extendedTable coreTable="STUDENTS" dbTableName="U_SSP_PARTNERS"',
+        ),
+        "table kind change U_SSP_PARTNERS: standalone -> child of STUDENTS",
+    ),
+    "removed table": (
+        (
+            'dbTableName="U_SSP_PARTNERS" childName="U_SSP_PARTNERS"',
+            'dbTableName="U_SSP_PARTNERS2" childName="U_SSP_PARTNERS2"',
+        ),
+        "removed table U_SSP_PARTNERS",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(UNSAFE))
-def test_each_unsafe_change_is_refused_with_one_line(case: str, old_zip: Path, variant, capsys) -> None:
+def test_each_unsafe_change_is_refused_with_one_line(
+    case: str, old_zip: Path, variant, capsys
+) -> None:
     edit, line = UNSAFE[case]
     code, out = _diff(old_zip, variant(edit), capsys)
     assert code == 1
-    assert [l for l in out if l.startswith("unsafe:")] == [f"unsafe: {line}" + _tail(line)]
+    assert [line for line in out if line.startswith("unsafe:")] == [f"unsafe: {line}" + _tail(line)]
 
 
 def _tail(line: str) -> str:
@@ -69,18 +91,31 @@ def _tail(line: str) -> str:
 
 
 def test_several_unsafe_changes_give_one_line_each(old_zip: Path, variant, capsys) -> None:
-    shorter = ('<field name="REFERRED_BY" type="String" length="80"/>', '<field name="REFERRED_BY" type="String" length="40"/>')
-    code, out = _diff(old_zip, variant(UNSAFE["removed field"][0], UNSAFE["type change"][0], shorter), capsys)
+    shorter = (
+        '<field name="REFERRED_BY" type="String" length="80"/>',
+        '<field name="REFERRED_BY" type="String" length="40"/>',
+    )
+    code, out = _diff(
+        old_zip, variant(UNSAFE["removed field"][0], UNSAFE["type change"][0], shorter), capsys
+    )
     assert code == 1 and len(out) == 3 and all(line.startswith("unsafe: ") for line in out)
 
 
 def test_additions_and_longer_strings_are_safe(old_zip: Path, variant, capsys) -> None:
     new = variant(
-        ('<field name="STAFF_NAME" type="String" length="80"/>', '<field name="STAFF_NAME" type="String" length="120"/>'),
-        ('<field name="TIER" type="String" length="20"/>',
-         '<field name="TIER" type="String" length="20"/>\n    <field name="FOLLOW_UP_DATE" type="Date"/>'),
-        ("</psExtension>", '  <extendedTable coreTable="STUDENTS" dbTableName="U_SSP_SCREENINGS" childName="U_SSP_SCREENINGS">'
-         '<field name="SSP_UID" type="String" length="36"/></extendedTable>\n</psExtension>'),
+        (
+            '<field name="STAFF_NAME" type="String" length="80"/>',
+            '<field name="STAFF_NAME" type="String" length="120"/>',
+        ),
+        (
+            '<field name="TIER" type="String" length="20"/>',
+            '<field name="TIER" type="String" length="20"/>\n    <field name="FOLLOW_UP_DATE" type="Date"/>',
+        ),
+        (
+            "</psExtension>",
+            '  <extendedTable coreTable="STUDENTS" dbTableName="U_SSP_SCREENINGS" childName="U_SSP_SCREENINGS">'
+            '<field name="SSP_UID" type="String" length="36"/></extendedTable>\n</psExtension>',
+        ),
     )
     code, out = _diff(old_zip, new, capsys)
     assert code == 0
@@ -92,12 +127,16 @@ def test_additions_and_longer_strings_are_safe(old_zip: Path, variant, capsys) -
     }
 
 
-def test_identical_builds_have_no_changes(old_zip: Path, demo_config, tmp_path: Path, capsys) -> None:
+def test_identical_builds_have_no_changes(
+    old_zip: Path, demo_config, tmp_path: Path, capsys
+) -> None:
     again, _ = build_plugins(demo_config, tmp_path / "again")
     assert _diff(old_zip, again, capsys) == (0, ["no unsafe schema changes"])
 
 
-def test_a_ui_zip_is_a_clear_usage_error(old_zip: Path, demo_config, tmp_path: Path, capsys) -> None:
+def test_a_ui_zip_is_a_clear_usage_error(
+    old_zip: Path, demo_config, tmp_path: Path, capsys
+) -> None:
     _, ui = build_plugins(demo_config, tmp_path / "ui")
     assert main(["plugin", "diff", str(old_zip), str(ui)]) == 2
     err = capsys.readouterr().err
@@ -105,7 +144,9 @@ def test_a_ui_zip_is_a_clear_usage_error(old_zip: Path, demo_config, tmp_path: P
 
 
 @pytest.mark.parametrize("content", [b"not a zip", None])
-def test_unreadable_input_exits_2(old_zip: Path, tmp_path: Path, content: bytes | None, capsys) -> None:
+def test_unreadable_input_exits_2(
+    old_zip: Path, tmp_path: Path, content: bytes | None, capsys
+) -> None:
     bad = tmp_path / "bad.zip"
     if content is not None:
         bad.write_bytes(content)
@@ -120,5 +161,7 @@ def test_malformed_schema_xml_exits_2(old_zip: Path, variant, capsys) -> None:
 
 
 def test_schema_names_compare_ignoring_case(old_zip: Path, variant, capsys) -> None:
-    new = variant(('<field name="STAFF_NAME"', '<field name="staff_name"'), ('type="Date"', 'type="date"'))
+    new = variant(
+        ('<field name="STAFF_NAME"', '<field name="staff_name"'), ('type="Date"', 'type="date"')
+    )
     assert _diff(old_zip, new, capsys)[0] == 0

@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
-from lxml import etree
-
 from conftest import DATA, PARTNER
+from lxml import etree
 from pagehelpers import grids, strip_allowed_tags
+
 from plugin.build import data_files, ui_files
 from plugin.preview import render_preview_html
 from ssp.config import SSPConfig
@@ -36,13 +36,16 @@ def hostile(make_config) -> SSPConfig:
 @pytest.fixture
 def hostile_publisher(write_config) -> SSPConfig:
     from conftest import BASE_CONFIG
+
     from ssp.config import load_config
 
     base = BASE_CONFIG.replace('publisher = "Test District"', f'publisher = "{TAG} {SCRIPT}"')
     return load_config(write_config(HOSTILE, base=base))
 
 
-def test_plugin_xml_keeps_the_text_exactly_but_no_tag_or_markup(hostile_publisher: SSPConfig) -> None:
+def test_plugin_xml_keeps_the_text_exactly_but_no_tag_or_markup(
+    hostile_publisher: SSPConfig,
+) -> None:
     xsd = etree.XMLSchema(etree.parse(str(DATA / "plugin.xsd")))
     cat = hostile_publisher.catalogue()
     for files in (ui_files(hostile_publisher, cat), data_files(hostile_publisher, cat)):
@@ -52,23 +55,32 @@ def test_plugin_xml_keeps_the_text_exactly_but_no_tag_or_markup(hostile_publishe
         assert xsd.validate(root), xsd.error_log
         assert root.get("name").startswith(SCRIPT)
         assert root.find("{*}publisher").get("name") == f"{TAG} {SCRIPT}"
-    assert etree.fromstring(ui_files(hostile_publisher, cat)["plugin.xml"]).get("description").startswith(TAG)
+    assert (
+        etree.fromstring(ui_files(hostile_publisher, cat)["plugin.xml"])
+        .get("description")
+        .startswith(TAG)
+    )
 
 
 def test_page_text_and_script_strings_are_inert(hostile: SSPConfig) -> None:
-    page = ui_files(hostile, hostile.catalogue())["web_root/admin/students/student_support.html"].decode()
+    page = ui_files(hostile, hostile.catalogue())[
+        "web_root/admin/students/student_support.html"
+    ].decode()
     assert page.count("<script") == 2  # tlistCustomization.js and the page's own script
     assert page.lower().count("</script") == 2
     assert "<script>alert" not in page and "</script><script>" not in page
     assert page.count(TAG) == 1  # the page's own wildcard; the label's copy is neutralised
     assert "~" not in strip_allowed_tags(page)
     assert "<img" not in page and "[/if]" not in page.replace(
-        '~[text:psx.common.changes_recorded]</div>[/if]', "")
+        "~[text:psx.common.changes_recorded]</div>[/if]", ""
+    )
     assert f"<title>{'&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;'}</title>" in page
 
 
 def test_dropdown_labels_reach_the_helper_as_escaped_html(hostile: SSPConfig) -> None:
-    page = ui_files(hostile, hostile.catalogue())["web_root/admin/students/student_support.html"].decode()
+    page = ui_files(hostile, hostile.catalogue())[
+        "web_root/admin/students/student_support.html"
+    ].decode()
     purpose = dict(grids(page)["U_SSP_VISITS"].dropdowns["PURPOSE"])
     # tlistText2DropDownValNamePair inserts labels as raw HTML, so they are HTML-escaped first.
     assert purpose["script"] == "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -81,11 +93,15 @@ def test_dropdown_labels_reach_the_helper_as_escaped_html(hostile: SSPConfig) ->
 
 def test_leftnav_fragment_cannot_break_out_of_its_if_block(hostile: SSPConfig) -> None:
     fragment = ui_files(hostile, hostile.catalogue())[
-        "web_root/admin/students/more2.student_support.leftnav.footer.txt"].decode()
+        "web_root/admin/students/more2.student_support.leftnav.footer.txt"
+    ].decode()
     assert fragment.count("[/if]") == 1 and fragment.count("[else]") == 1
     assert fragment.count("~[") == 1 and fragment.count("~(") == 1
     assert fragment.lower().count("</script") == 1
-    assert '.text("\\u003c/script\\u003e\\u003cscript\\u003ealert(1)\\u003c/script\\u003e")' in fragment
+    assert (
+        '.text("\\u003c/script\\u003e\\u003cscript\\u003ealert(1)\\u003c/script\\u003e")'
+        in fragment
+    )
 
 
 def test_pagecataloging_json_keeps_the_title_but_no_tags(hostile: SSPConfig) -> None:

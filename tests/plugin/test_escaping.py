@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from lxml import etree
 from markupsafe import Markup
 
-from plugin.escaping import RawJson, html, html_in_js, js, json_text, neutralise_xml, ps_tag_arg, xml_bytes
+from plugin.escaping import (
+    RawJson,
+    html,
+    html_in_js,
+    js,
+    json_text,
+    neutralise_xml,
+    ps_tag_arg,
+    xml_bytes,
+)
 
 HOSTILE = [
     "</script><script>alert(1)</script>",
@@ -91,7 +100,9 @@ def test_xml_attribute_round_trips_with_tags_neutralised(value: str) -> None:
 
 def test_neutralise_xml_leaves_cdata_alone() -> None:
     data = b'<a b="~x">~y<![CDATA[select 1 from t where a ~ b]]></a>'
-    assert neutralise_xml(data) == b'<a b="&#126;x">&#126;y<![CDATA[select 1 from t where a ~ b]]></a>'
+    assert (
+        neutralise_xml(data) == b'<a b="&#126;x">&#126;y<![CDATA[select 1 from t where a ~ b]]></a>'
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE)

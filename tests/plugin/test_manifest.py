@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 from lxml import etree
 
-from conftest import DATA
 from plugin.build import data_files, ui_files
 from plugin.manifest import Manifest, plugin_xml
 from plugin.queries import AccessField, access_request, connector_queries, table_reads, table_writes
@@ -44,7 +44,10 @@ def test_access_request_is_exactly_what_queries_and_writes_touch(demo_config) ->
     cat = demo_config.catalogue()
     ns = demo_config.district.query_namespace
     root = etree.fromstring(ui_files(demo_config, cat)["plugin.xml"])
-    listed = {(f.get("table"), f.get("field")): f.get("access") for f in root.iterfind("p:access_request/p:field", NS)}
+    listed = {
+        (f.get("table"), f.get("field")): f.get("access")
+        for f in root.iterfind("p:access_request/p:field", NS)
+    }
     touched = {t for q in connector_queries(cat, ns) for t in q.touches}
     touched |= {(t, f) for t, fs in table_reads(cat).items() for f in fs}
     written = {(t, f) for t, fs in table_writes(cat).items() for f in fs}
@@ -68,7 +71,9 @@ def test_notes_and_staff_only_fields_are_never_requested(demo_config) -> None:
 
 
 def _manifest(**overrides: object) -> Manifest:
-    base = dict(name="Student Support Page", version="1.0", description="d", publisher="P", email="a@b.org")
+    base = dict(
+        name="Student Support Page", version="1.0", description="d", publisher="P", email="a@b.org"
+    )
     base.update(overrides)
     return Manifest(**base)  # type: ignore[arg-type]
 
@@ -94,7 +99,11 @@ def test_powerschool_limits_are_enforced_with_the_key_named(overrides: dict, key
 
 
 def test_limits_at_the_boundary_are_accepted(xsd: etree.XMLSchema) -> None:
-    doc = plugin_xml(_manifest(name="n" * 40, description="d" * 256, email="a" * 34 + "@b.org", version="25.07.06"))
+    doc = plugin_xml(
+        _manifest(
+            name="n" * 40, description="d" * 256, email="a" * 34 + "@b.org", version="25.07.06"
+        )
+    )
     assert xsd.validate(etree.fromstring(doc))
 
 
@@ -106,11 +115,15 @@ def test_plugin_name_too_long_for_data_suffix_is_a_config_error(make_config) -> 
 
 def test_xml_declaration_and_namespace(demo_config) -> None:
     data = ui_files(demo_config, demo_config.catalogue())["plugin.xml"]
-    assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<plugin xmlns="http://plugin.powerschool.pearson.com"')
+    assert data.startswith(
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<plugin xmlns="http://plugin.powerschool.pearson.com"'
+    )
 
 
-def test_plugin_xml_is_well_formed_for_any_sensible_description(tmp_path: Path, xsd: etree.XMLSchema) -> None:
-    doc = plugin_xml(_manifest(description='Quotes " and \' & <angle> ~[x] ~(y) \u00e9'))
+def test_plugin_xml_is_well_formed_for_any_sensible_description(
+    tmp_path: Path, xsd: etree.XMLSchema
+) -> None:
+    doc = plugin_xml(_manifest(description="Quotes \" and ' & <angle> ~[x] ~(y) \u00e9"))
     root = etree.fromstring(doc)
-    assert root.get("description") == 'Quotes " and \' & <angle> ~[x] ~(y) \u00e9'
+    assert root.get("description") == "Quotes \" and ' & <angle> ~[x] ~(y) \u00e9"
     assert b"~" not in doc and xsd.validate(root)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from pagehelpers import grids, strip_allowed_tags, tlists
+
 from plugin.catalogue import Catalogue, load_catalogue
 from plugin.escaping import html
 from plugin.pages import GRID_TABLES, page_model, pagecataloging_json, render_leftnav, render_page
@@ -22,20 +22,35 @@ def page(demo_config: SSPConfig) -> str:
 
 
 def _editable(cat: Catalogue, table: str, *, multi: bool) -> list:
-    return [f for f in cat.table(table).fields if f.choice and f.page == "edit" and f.multi == multi]
+    return [
+        f for f in cat.table(table).fields if f.choice and f.page == "edit" and f.multi == multi
+    ]
 
 
-def test_every_single_choice_field_is_a_dropdown_with_every_option_and_a_blank(page: str, demo_config) -> None:
+def test_every_single_choice_field_is_a_dropdown_with_every_option_and_a_blank(
+    page: str, demo_config
+) -> None:
     cat = demo_config.catalogue()
     found = grids(page)
     checked = 0
     for table in GRID_TABLES:
         for f in _editable(cat, table, multi=False):
-            expected = [["", ""]] + [[o.code, str(html(o.label))] for o in cat.choice(f.choice).options]
+            expected = [["", ""]] + [
+                [o.code, str(html(o.label))] for o in cat.choice(f.choice).options
+            ]
             assert found[table].dropdowns[f.name] == expected, f"{table}.{f.name}"
             checked += 1
     names = {c for g in found.values() for c in g.dropdowns}
-    assert {"STAFF_ROLE", "PURPOSE", "TIER", "REFERRAL_TYPE", "PARTNER_ID", "URGENCY", "DIRECTION", "SIGNER_TYPE"} <= names
+    assert {
+        "STAFF_ROLE",
+        "PURPOSE",
+        "TIER",
+        "REFERRAL_TYPE",
+        "PARTNER_ID",
+        "URGENCY",
+        "DIRECTION",
+        "SIGNER_TYPE",
+    } <= names
     assert checked == sum(len(g.dropdowns) for g in found.values())
 
 
@@ -47,7 +62,9 @@ def test_district_choice_edits_reach_the_dropdown(page: str) -> None:
 def test_partner_dropdown_lists_the_configured_partners(page: str) -> None:
     for table in ("U_SSP_REFERRALS", "U_SSP_CONSENTS"):
         assert grids(page)[table].dropdowns["PARTNER_ID"] == [
-            ["", ""], ["cgc", "Child Guidance Center"], ["bhcare", "Bridgeport Behavioral Health Care"],
+            ["", ""],
+            ["cgc", "Child Guidance Center"],
+            ["bhcare", "Bridgeport Behavioral Health Care"],
         ]
 
 
@@ -76,7 +93,9 @@ def test_dates_get_the_date_widget_and_times_the_time_entry(page: str, demo_conf
     assert "([01][0-9]|2[0-3]):[0-5][0-9]" in runtime
 
 
-def test_readonly_fields_are_static_and_new_rows_keep_uid_and_default_inputs(page: str, demo_config) -> None:
+def test_readonly_fields_are_static_and_new_rows_keep_uid_and_default_inputs(
+    page: str, demo_config
+) -> None:
     cat = demo_config.catalogue()
     found = grids(page)
     for table in GRID_TABLES:
@@ -91,10 +110,17 @@ def test_readonly_fields_are_static_and_new_rows_keep_uid_and_default_inputs(pag
     assert referrals["defaults"] == {"STATUS": "new"} and referrals["uid"] == "SSP_UID"
     assert found["U_SSP_VISITS"].options["defaults"] == {"SOURCE": "school"}
     assert found["U_SSP_CONSENTS"].options["defaults"] == {}
-    assert referrals["staticLabels"] == {"STATUS": "referral_status", "ACCESS_RESULT": "access_result"}
-    assert {"STATUS_DATE", "STATUS_REASON", "FIRST_SERVICE_DATE", "ACCESS_RESULT", "LAST_SENT"} <= set(
-        c for c, h in found["U_SSP_REFERRALS"].calls.items() if h == {"tlistText2StaticText"}
-    )
+    assert referrals["staticLabels"] == {
+        "STATUS": "referral_status",
+        "ACCESS_RESULT": "access_result",
+    }
+    assert {
+        "STATUS_DATE",
+        "STATUS_REASON",
+        "FIRST_SERVICE_DATE",
+        "ACCESS_RESULT",
+        "LAST_SENT",
+    } <= set(c for c, h in found["U_SSP_REFERRALS"].calls.items() if h == {"tlistText2StaticText"})
 
 
 def test_notes_are_text_areas(page: str) -> None:
@@ -120,9 +146,13 @@ def test_grids_show_catalogue_fields_in_order_with_labels(page: str, demo_config
     assert "~[tlist_child:STUDENTS.U_SSP.U_SSP_VISITS;" in page
 
 
-def test_hidden_fields_are_left_off_the_page(demo_config, catalogue_variant: Callable[[str, str], Path]) -> None:
-    path = catalogue_variant('label = "Notes (never shared)", shared = false }',
-                             'label = "Notes (never shared)", shared = false, page = "hidden" }')
+def test_hidden_fields_are_left_off_the_page(
+    demo_config, catalogue_variant: Callable[[str, str], Path]
+) -> None:
+    path = catalogue_variant(
+        'label = "Notes (never shared)", shared = false }',
+        'label = "Notes (never shared)", shared = false, page = "hidden" }',
+    )
     cat = load_catalogue(path, partners=[])
     page = render_page(demo_config, cat)
     cols, _ = tlists(page)["U_SSP_VISITS"]
@@ -132,20 +162,34 @@ def test_hidden_fields_are_left_off_the_page(demo_config, catalogue_variant: Cal
 
 def test_page_uses_the_admin_student_page_skeleton(page: str) -> None:
     for part in (
-        "~[wc:commonscripts]", '<link href="/images/css/screen.css"', "~[wc:admin_header_frame_css]",
-        "<!-- breadcrumb start -->", "~[wc:admin_navigation_frame_css]", "~[wc:title_student_begin_css]",
-        "~[wc:title_student_end_css]", 'action="/~[self.page]?frn=~(studentfrn)&changesSaved=true" method="POST"',
-        '<input type="hidden" name="ac" value="prim">', "~[submitbutton]", "~[wc:admin_footer_frame_css]",
+        "~[wc:commonscripts]",
+        '<link href="/images/css/screen.css"',
+        "~[wc:admin_header_frame_css]",
+        "<!-- breadcrumb start -->",
+        "~[wc:admin_navigation_frame_css]",
+        "~[wc:title_student_begin_css]",
+        "~[wc:title_student_end_css]",
+        'action="/~[self.page]?frn=~(studentfrn)&changesSaved=true" method="POST"',
+        '<input type="hidden" name="ac" value="prim">',
+        "~[submitbutton]",
+        "~[wc:admin_footer_frame_css]",
         '<script src="/scripts/tlistCustomization.js"></script>',
     ):
         assert part in page, part
-    assert page.index("~[wc:commonscripts]") < page.index("tlistCustomization.js") < page.index("</head>")
+    assert (
+        page.index("~[wc:commonscripts]")
+        < page.index("tlistCustomization.js")
+        < page.index("</head>")
+    )
 
 
 def test_disclosures_are_a_read_only_server_side_list(page: str, demo_config) -> None:
     listing = page_model(demo_config, demo_config.catalogue()).listing
     assert "~[tlist_sql;SELECT " in page
-    assert "FROM U_SSP_DISCLOSURES WHERE STUDENTSDCID=~([students]dcid) ORDER BY DISCLOSED_AT DESC" in page
+    assert (
+        "FROM U_SSP_DISCLOSURES WHERE STUDENTSDCID=~([students]dcid) ORDER BY DISCLOSED_AT DESC"
+        in page
+    )
     assert "nonemessage=No disclosures recorded]" in page and "[/tlist_sql]" in page
     for col in listing.columns:
         assert f'<td data-field="{col.name}"' in page and f"~({col.name.lower()})" in page
@@ -164,7 +208,10 @@ def test_leftnav_link_is_hidden_from_staff_without_page_access(demo_config) -> N
     shown_to_allowed, tail = rest.split("[else]", 1)[1].split("[/if]", 1)
     assert "<script>" in head and "</script>" in tail
     assert "student_support.html?frn=~(frn)" in shown_to_allowed
-    assert 'ul#std_information' in shown_to_allowed and '.text("Student Support Page")' in shown_to_allowed
+    assert (
+        "ul#std_information" in shown_to_allowed
+        and '.text("Student Support Page")' in shown_to_allowed
+    )
 
 
 def test_pagecataloging_entry_points_at_the_student_page(demo_config) -> None:

@@ -17,35 +17,48 @@ PSX = {"x": "http://www.powerschool.com"}
 
 def test_schema_lists_every_table_and_field_in_catalogue_order(catalogue) -> None:
     root = etree.fromstring(schema_xml(catalogue))
-    assert etree.QName(root).localname == "psExtension" and root.nsmap[None] == "http://www.powerschool.com"
+    assert (
+        etree.QName(root).localname == "psExtension"
+        and root.nsmap[None] == "http://www.powerschool.com"
+    )
     assert root.findtext("x:extensionname", namespaces=PSX) == "U_SSP"
     tables = root.findall("x:extendedTable", PSX)
     assert [t.get("dbTableName") for t in tables] == [t.name for t in catalogue.tables]
     for el, table in zip(tables, catalogue.tables):
         assert el.get("childName") == table.name and el.get("comment")
         fields = el.findall("x:field", PSX)
-        assert [(f.get("name"), f.get("type")) for f in fields] == [(f.name, f.type) for f in table.fields]
+        assert [(f.get("name"), f.get("type")) for f in fields] == [
+            (f.name, f.type) for f in table.fields
+        ]
         for f, spec in zip(fields, table.fields):
             assert f.get("length") == (str(spec.length) if spec.type == "String" else None)
 
 
 def test_child_tables_hang_off_students_and_partners_are_standalone(catalogue) -> None:
     root = etree.fromstring(schema_xml(catalogue))
-    kinds = {t.get("dbTableName"): (t.get("coreTable"), t.get("type")) for t in root.findall("x:extendedTable", PSX)}
+    kinds = {
+        t.get("dbTableName"): (t.get("coreTable"), t.get("type"))
+        for t in root.findall("x:extendedTable", PSX)
+    }
     assert kinds.pop("U_SSP_PARTNERS") == (None, "standalone")
     assert set(kinds.values()) == {("STUDENTS", None)}
 
 
 def test_lookup_fields_are_indexed(catalogue) -> None:
     root = etree.fromstring(schema_xml(catalogue))
-    indexed = {(f.getparent().get("dbTableName"), f.get("name")) for f in root.iterfind(".//x:field[@isIndexed='true']", PSX)}
+    indexed = {
+        (f.getparent().get("dbTableName"), f.get("name"))
+        for f in root.iterfind(".//x:field[@isIndexed='true']", PSX)
+    }
     assert ("U_SSP_VISITS", "PARTNER_VISIT_ID") in indexed
     assert {t for t, f in indexed if f == "SSP_UID"} == {t.name for t in catalogue.tables}
     assert {f for _, f in indexed} == {"SSP_UID", "PARTNER_VISIT_ID"}
 
 
 def test_schema_file_starts_like_the_real_examples(catalogue) -> None:
-    assert schema_xml(catalogue).startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<psExtension')
+    assert schema_xml(catalogue).startswith(
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<psExtension'
+    )
 
 
 def test_named_queries_are_well_formed_and_match_the_definitions(catalogue) -> None:
@@ -56,12 +69,19 @@ def test_named_queries_are_well_formed_and_match_the_definitions(catalogue) -> N
     queries = connector_queries(catalogue, ns)
     assert root.tag == "queries" and len(root) == len(queries)
     for el, q in zip(root, queries):
-        assert (el.get("name"), el.get("coreTable"), el.get("flattened")) == (q.name, "students", "true")
+        assert (el.get("name"), el.get("coreTable"), el.get("flattened")) == (
+            q.name,
+            "students",
+            "true",
+        )
         assert len(q.name) <= 200 and len(q.name.split(".")) == 5 and q.name.startswith(ns + ".")
         summary = el.findtext("summary")
         assert summary == q.summary and len(summary) <= 50
         assert el.findtext("description") == q.description
-        args = [(a.get("name"), a.get("column"), a.get("type"), a.get("required")) for a in el.find("args")]
+        args = [
+            (a.get("name"), a.get("column"), a.get("type"), a.get("required"))
+            for a in el.find("args")
+        ]
         assert args == [(a.name, a.column, a.type, "true") for a in q.args]
         columns = [(c.get("column"), c.text) for c in el.find("columns")]
         assert columns == [(f"{c.table}.{c.field}", c.alias) for c in q.columns]
@@ -88,7 +108,9 @@ def test_select_list_counts_top_level_expressions_only() -> None:
         ({"sql": None}, "ORDER BY"),
     ],
 )
-def test_query_definitions_breaking_powerschool_rules_fail_the_build(catalogue, change: dict, message: str) -> None:
+def test_query_definitions_breaking_powerschool_rules_fail_the_build(
+    catalogue, change: dict, message: str
+) -> None:
     query = connector_queries(catalogue, "org.x.ssp")[3]
     if change.get("sql", "") is None:
         change = {"sql": query.sql.split("ORDER BY")[0]}
