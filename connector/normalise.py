@@ -83,7 +83,8 @@ def table_record(record: Any, table: str | None = None) -> dict[str, Any]:
     record = as_dict(record, "record")
     tables = as_dict(record.get("tables"), "record.tables")
     inner = _pick_table(tables, table or str(record.get("name") or ""))
-    row = {str(k).lower(): _text(v) for k, v in inner.items()}
+    # JSON keys are always str; most values already are (fast path: 100,000-row reads)
+    row = {k.lower(): v if v.__class__ is str else _text(v) for k, v in inner.items()}
     if "id" in record and record["id"] not in (None, ""):
         row["id"] = _text(record["id"])
     return row
@@ -130,7 +131,7 @@ def query_row(record: Any) -> dict[str, Any]:
             continue
         if short in row:
             raise ShapeError(f"query row has two columns named {short!r}")
-        row[short] = _text(value)
+        row[short] = value if value.__class__ is str else _text(value)
     return row
 
 
