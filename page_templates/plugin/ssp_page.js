@@ -224,7 +224,12 @@
     var grid = document.getElementById("ssp-grid-" + table), originals = {};
     if (!grid) { return; }
     preEscape(grid, options.escape);
-    isolate(grid, function () { customise(keeper(grid, originals)); });
+    try {
+      isolate(grid, function () { customise(keeper(grid, originals)); });
+    } catch (err) {
+      /* e.g. tlistCustomization.js missing: keep ids, defaults and widgets working regardless */
+      report(table, err);
+    }
     restoreSelections(grid, originals);
     labelStatic(grid, options);
     enhance(grid, options);
@@ -259,11 +264,19 @@
     }
   }
 
+  function report(table, err) {
+    if (window.console && window.console.error) { window.console.error("Student Support Page: " + table, err); }
+  }
+
+  function safely(args) {
+    try { setupGrid.apply(null, args); } catch (err) { report(args[0], err); }
+  }
+
   function run() {
     var form;
     if (started) { return; }
     started = true;
-    while (queue.length) { setupGrid.apply(null, queue.shift()); }
+    while (queue.length) { safely(queue.shift()); }
     labelListings();
     form = document.getElementById(page.form);
     if (form) { form.addEventListener("submit", beforeSubmit); }
@@ -272,7 +285,7 @@
 
   window.sspPage = function (config) { page = config; };
   window.sspGrid = function (table, options, customise) {
-    if (started) { setupGrid(table, options, customise); } else { queue.push([table, options, customise]); }
+    if (started) { safely([table, options, customise]); } else { queue.push([table, options, customise]); }
   };
   window.sspBeforeSubmit = beforeSubmit;
   window.sspUuid = uuid;

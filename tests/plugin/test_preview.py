@@ -177,3 +177,21 @@ def test_in_a_browser_hostile_labels_stay_text(make_config, tmp_path: Path) -> N
     option = doc.xpath("//select[@data-field='PURPOSE']/option[@value='x']")[0]
     assert option.text == marker
     assert htmllib.unescape(option.text) == marker
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
+def test_in_a_browser_a_missing_helper_does_not_stop_ids_defaults_or_checkboxes(
+    demo_config, tmp_path: Path
+) -> None:
+    page = render_preview(demo_config, tmp_path)
+    broken = page.read_text("utf-8").replace(
+        "window.tlistText2DropDownValNamePair = function", "window.unusedHelper = function"
+    )
+    page.write_text(broken, "utf-8")
+    doc = _dump_dom(page, "#ssp-selftest")
+    assert doc.get("data-ssp-selftest") == "done"
+    lines = doc.get_element_by_id("ssp-preview-submitted").text_content().splitlines()
+    posted = dict(line.split(" = ", 1) for line in lines[1:])
+    new = {k.split("]", 1)[1]: v for k, v in posted.items() if ":-3]" in k}
+    assert len(new["SSP_UID"]) == 36 and new["STATUS"] == "new" and new["REASON"] == "anxiety,behavior"
