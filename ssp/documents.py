@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -106,13 +107,17 @@ def _inert(value: Any) -> Markup:
 
 def document_environment(config: SSPConfig) -> jinja2.Environment:
     """Templates: the district's `templates/` folder first, then the packaged ones (also as `default/`)."""
-    packaged = jinja2.PackageLoader("page_templates", "documents")
-    loaders: list[jinja2.BaseLoader] = []
     override = config.resolve(Path(OVERRIDE_DIR))
-    if override.is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(override)))
+    return _environment(str(override) if override.is_dir() else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(override: str | None) -> jinja2.Environment:
+    # Cached so templates compile once per process; FileSystemLoader still notices edited files.
+    packaged = jinja2.PackageLoader("page_templates", "documents")
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(override)] if override else []
     loaders += [packaged, jinja2.PrefixLoader({"default": packaged})]
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -121,7 +126,6 @@ def document_environment(config: SSPConfig) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    return env
 
 
 def _form_version(config: SSPConfig, kind: DocumentKind, language: Language) -> tuple[str, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import io
 import os
 import tempfile
@@ -129,6 +130,7 @@ def _sections(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("page_templates", "report"),
