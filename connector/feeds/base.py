@@ -1,0 +1,87 @@
+"""The one small interface every partner feed offers the sync engine.
+
+    for batch in feed.inbound("status_update", since=cursor):   # one batch per file / API page
+        if state.seen(batch.content_hash): feed.archive(batch); continue
+        for row in batch.rows():                                 # streamed, never all in memory
+            if row.problem:                                      # the feed itself refused the row
+                feed.quarantine(batch, row.number, row.values, row.problem, extra=row.extra)
+                continue
+            try:
+                update = mapping.parse_status_update(row.values, batch.provenance(row), today=day)
+            except RecordError as exc:
+                feed.quarantine(batch, row.number, row.values, exc.reason)
+        feed.archive(batch)                                      # never deletes; http: keeps the page
+        state.cursor = batch.next_cursor                         # http only; None for csv
+
+    name = feed.write_outbound("referrals", run_id, rows)       # atomic; NOTICE file alongside
+    feed.outbound_exists(name)                                   # crash reconciliation
+
+Two refinements of the first sketch, both so that the engine stays in charge of every effect
+(a dry run must change nothing, and the summary counts every quarantined row):
+- `rows()` yields `InboundRow(number, values, problem, extra)`. Rows the feed cannot read (bad
+  bytes, NUL, an over-long line, a wrong field count, a file-level problem such as a missing
+  column) come through with `problem` set instead of being dropped or quarantined behind the
+  engine's back. Header is row 0; data rows count from 1.
+- `quarantine()` takes the row's `extra` fields (beyond the header) so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from connector.mapping import InboundKind, OutboundKind, PartnerMapping
+from connector.records import Provenance
+
+__all__ = ["InboundKind", "OutboundKind", "InboundRow", "InboundBatch", "Feed", "INBOUND_KINDS", "OUTBOUND_KINDS"]
+
+INBOUND_KINDS: tuple[InboundKind, ...] = ("status_update", "visit")
+OUTBOUND_KINDS: tuple[OutboundKind, ...] = ("referrals", "revocations")
+
+
+class InboundRow(NamedTuple):
+    """One inbound row as read: partner column -> text, or a reason the feed refused it."""
+
+    number: int
+    values: dict[str, str]
+    problem: str | None = None
+    extra: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class InboundBatch(Protocol):
+    """One inbound file or API page."""
+
+    partner_id: str
+    kind: InboundKind
+    source: str  # file name, or "GET /status_updates since <cursor>"
+    content_hash: str  # sha256 hex of the bytes, known before rows() is called
+    columns: tuple[str, ...]  # the header as read (the quarantine file's columns)
+    errors: list[str]  # file-level problems: every row of the batch carries them as its problem
+    notes: list[str]  # harmless observations (extra columns ignored, BOM, blank lines)
+    next_cursor: str | None  # http: the cursor to store once the batch is applied; csv: None
+
+    def rows(self) -> Iterator[InboundRow]: ...
+
+    def provenance(self, row: InboundRow) -> Provenance: ...
+
+
+@runtime_checkable
+class Feed(Protocol):
+    partner_id: str
+    mapping: PartnerMapping
+
+    def inbound(self, kind: InboundKind, *, since: str | None = None) -> Iterator[InboundBatch]: ...
+
+    def archive(self, batch: InboundBatch) -> None: ...
+
+    def quarantine(self, batch: InboundBatch, row_number: int, raw_row: Mapping[str, str], reason: str,
+                   *, extra: Sequence[str] = ()) -> None: ...
+
+    def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]) -> str: ...
+
+    def outbound_name(self, kind: OutboundKind, run_id: str) -> str: ...
+
+    def outbound_exists(self, name: str) -> bool: ...
+
+    def close(self) -> None: ...
