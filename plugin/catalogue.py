@@ -219,7 +219,7 @@ def load_catalogue(
         choices=choices,
         source=source,
     )
-    _check_schema(catalogue, source)
+    _check_schema(catalogue, source, edited=frozenset(edits or ()), edits_source=edits_source)
     return catalogue
 
 
@@ -292,7 +292,9 @@ def _check_name(name: str, source: str, key: str, *, table: bool = False) -> Non
         raise CatalogueError(f"'{name}' must start with U_ (extension naming rule)", file=source, key=key)
 
 
-def _check_schema(cat: Catalogue, source: str) -> None:
+def _check_schema(
+    cat: Catalogue, source: str, *, edited: frozenset[str] = frozenset(), edits_source: str = ""
+) -> None:
     _check_name(cat.group, source, "extension.group", table=True)
     _check_name(cat.parent, source, "extension.parent")
     table_names: set[str] = set()
@@ -310,6 +312,8 @@ def _check_schema(cat: Catalogue, source: str) -> None:
         for fi, field in enumerate(table.fields):
             fkey = f"{tkey}.fields[{fi}] ({field.name})"
             _check_field(cat, field, source, fkey, reserved_columns, field_names)
+            if field.choice is not None:
+                _check_choice_field(cat, field, source, fkey, edited, edits_source)
         total_fields += len(table.fields)
     if total_fields > MAX_FIELDS_PER_GROUP:
         raise CatalogueError(
@@ -343,11 +347,11 @@ def _check_field(
                              file=source, key=f"{key}.widget")
     if field.multi and field.choice is None:
         raise CatalogueError("multi needs a choice list", file=source, key=f"{key}.multi")
-    if field.choice is not None:
-        _check_choice_field(cat, field, source, key)
 
 
-def _check_choice_field(cat: Catalogue, field: Field, source: str, key: str) -> None:
+def _check_choice_field(
+    cat: Catalogue, field: Field, source: str, key: str, edited: frozenset[str], edits_source: str
+) -> None:
     if field.choice not in cat.choices:
         raise CatalogueError(f"unknown choice list '{field.choice}'", file=source, key=f"{key}.choice")
     if field.type != "String":
@@ -358,9 +362,15 @@ def _check_choice_field(cat: Catalogue, field: Field, source: str, key: str) -> 
     # Every possible value must fit: the longest code, or all codes comma-joined for a multichoice.
     need = len(",".join(codes)) if field.multi else max(len(c) for c in codes)
     assert field.length is not None
-    if need > field.length:
+    if need <= field.length:
+        return
+    if field.choice in edited:  # the district's edit overflowed it: name their file and key
         raise CatalogueError(
-            f"String length {field.length} cannot hold every value of '{field.choice}' "
-            f"(needs {need})",
-            file=source, key=f"{key}.length",
+            f"the edited list no longer fits {key} (String {field.length}, needs {need}): "
+            "add fewer or shorter codes",
+            file=edits_source, key=f"choices.{field.choice}.add",
         )
+    raise CatalogueError(
+        f"String length {field.length} cannot hold every value of '{field.choice}' (needs {need})",
+        file=source, key=f"{key}.length",
+    )

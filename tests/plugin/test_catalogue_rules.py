@@ -241,9 +241,9 @@ DISTRICT_CASES = {
         "[choices.service]\nadd = ["
         + ", ".join(f'{{ code = "extra_service_{i:02d}", label = "S{i}" }}' for i in range(20))
         + "]",
-        "(SERVICES).length",
-        "cannot hold every value of 'service'",
-        False,
+        "choices.service.add",
+        "no longer fits",
+        True,
     ),
 }
 
