@@ -41,10 +41,12 @@ def _slug(text: str) -> str:
 
 def _open(chart_id: str, title: str, width: int, height: int) -> str:
     return (
-        f'<svg class="chart" id="{escape(chart_id)}" role="img" aria-labelledby="{escape(chart_id)}-t" '
+        f'<svg class="chart" id="{escape(chart_id)}" role="img" '
+        f'aria-labelledby="{escape(chart_id)}-t" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
         f'<title id="{escape(chart_id)}-t">{escape(title)}</title>'
-        f'<defs><pattern id="{escape(chart_id)}-h" width="4" height="4" patternUnits="userSpaceOnUse" '
+        f'<defs><pattern id="{escape(chart_id)}-h" width="4" height="4" '
+        f'patternUnits="userSpaceOnUse" '
         f'patternTransform="rotate(45)"><rect width="2" height="4" fill="#999"/></pattern></defs>'
     )
 
@@ -55,10 +57,14 @@ def _scale(cells: Sequence[Cell]) -> float:
 
 
 def bar_chart(
-    bars: Sequence[Bar], *, title: str, chart_id: str | None = None, width: int = 560,
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    chart_id: str | None = None,
+    width: int = 560,
     maximum: float | None = None,
 ) -> Markup:
-    """Horizontal bars, one per label, values at the bar ends; `maximum` fixes the scale (e.g. 100%)."""
+    """Horizontal bars, one per label, figures at the bar ends; `maximum` fixes the scale (100%)."""
     chart_id = chart_id or _slug(title)
     label_w, value_w = 210, 60
     plot_w = width - label_w - value_w
@@ -67,7 +73,10 @@ def bar_chart(
     parts = [_open(chart_id, title, width, height)]
     for i, bar in enumerate(bars):
         y = 4 + i * _ROW
-        parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" {_FONT}>{escape(_short(bar.label))}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" {_FONT}>'
+            f"{escape(_short(bar.label))}</text>"
+        )
         parts.append(_bar(chart_id, bar.cell, label_w, y, plot_w, top))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -75,15 +84,22 @@ def bar_chart(
 
 def _bar(chart_id: str, cell: Cell, x: int, y: int, plot_w: int, top: float) -> str:
     if not cell.shown or cell.value is None:
-        return (f'<rect x="{x}" y="{y + 2}" width="{_STUB}" height="{_ROW - 6}" fill="url(#{escape(chart_id)}-h)" '
-                f'stroke="#777" stroke-width="0.5"/><text x="{x + _STUB + 4}" y="{y + 13}" {_FONT}>'
-                f"{escape(cell.text)}</text>")
+        return (
+            f'<rect x="{x}" y="{y + 2}" width="{_STUB}" height="{_ROW - 6}" '
+            f'fill="url(#{escape(chart_id)}-h)" '
+            f'stroke="#777" stroke-width="0.5"/><text x="{x + _STUB + 4}" y="{y + 13}" {_FONT}>'
+            f"{escape(cell.text)}</text>"
+        )
     length = round(plot_w * cell.value / top, 1)
-    return (f'<rect x="{x}" y="{y + 2}" width="{length}" height="{_ROW - 6}" fill="{_BAR_FILL}"/>'
-            f'<text x="{x + length + 4}" y="{y + 13}" {_FONT}>{escape(cell.text)}</text>')
+    return (
+        f'<rect x="{x}" y="{y + 2}" width="{length}" height="{_ROW - 6}" fill="{_BAR_FILL}"/>'
+        f'<text x="{x + length + 4}" y="{y + 13}" {_FONT}>{escape(cell.text)}</text>'
+    )
 
 
-def funnel_chart(stages: Sequence[Bar], *, title: str, chart_id: str | None = None, width: int = 560) -> Markup:
+def funnel_chart(
+    stages: Sequence[Bar], *, title: str, chart_id: str | None = None, width: int = 560
+) -> Markup:
     """Centred bars narrowing stage by stage, the stage name and figure on each."""
     chart_id = chart_id or _slug(title)
     row = 26
@@ -98,10 +114,14 @@ def funnel_chart(stages: Sequence[Bar], *, title: str, chart_id: str | None = No
             fill = _BAR_FILL
         else:
             w, fill = float(_STUB * 4), f"url(#{escape(chart_id)}-h)"
-        parts.append(f'<rect x="{centre - w / 2:.1f}" y="{y}" width="{w}" height="{row - 4}" fill="{fill}" '
-                     f'stroke="#555" stroke-width="0.5"/>')
-        parts.append(f'<text x="{centre}" y="{y + 15}" text-anchor="middle" {_FONT} fill="#000" '
-                     f'stroke="#fff" stroke-width="3" paint-order="stroke">'
-                     f"{escape(stage.label)}: {escape(cell.text)}</text>")
+        parts.append(
+            f'<rect x="{centre - w / 2:.1f}" y="{y}" width="{w}" height="{row - 4}" fill="{fill}" '
+            f'stroke="#555" stroke-width="0.5"/>'
+        )
+        parts.append(
+            f'<text x="{centre}" y="{y + 15}" text-anchor="middle" {_FONT} fill="#000" '
+            f'stroke="#fff" stroke-width="3" paint-order="stroke">'
+            f"{escape(stage.label)}: {escape(cell.text)}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -1,12 +1,12 @@
-"""The MOU and the Consent for Release of Information, filled from the configuration the connector enforces.
+"""The MOU and the Consent for Release of Information, from the config the connector enforces.
 
 The documents are rendered from Jinja2 templates with autoescape on, so no partner name or service
 text from `ssp.toml` can become markup; `~` is written as `&#126;` so PowerSchool tag syntax (`~[`,
 `~(`) stays inert even if a form is ever uploaded to a PowerSchool custom page.
 
 A district may replace any template without touching the package: a file with the same name in
-`templates/` next to its ssp.toml (for example `templates/consent_en.html.j2`) wins over the packaged
-one, and may `{% extends "default/consent_en.html.j2" %}` to change only some blocks. Every
+`templates/` next to its ssp.toml (for example `templates/consent_en.html.j2`) wins over the
+packaged one, and may `{% extends "default/consent_en.html.j2" %}` to change only some blocks. Every
 legal element sits in an element carrying `data-element="<name>"`; after rendering, elements the
 form must contain but does not are reported, so an override cannot silently drop one.
 """
@@ -57,10 +57,22 @@ PACKAGED_TEMPLATE_VERSION = "1"
 # Sections every consent form must hold: FERPA 34 CFR 99.30(b)-(c), HIPAA 164.508(c)(1)-(2) and
 # (c)(4), CGS 52-146e(b)-(c), CGS 19a-14c; plus the two fields of the U_SSP_CONSENTS record.
 CONSENT_ELEMENTS: tuple[str, ...] = (
-    "parties", "information", "excluded_information", "purpose", "expiration",
-    "right_to_revoke", "revocation_exceptions", "no_conditioning", "redisclosure",
-    "records_copy", "minor_self_consent", "signature", "signer_authority", "copy_to_signer",
-    "form_version", "document_ref",
+    "parties",
+    "information",
+    "excluded_information",
+    "purpose",
+    "expiration",
+    "right_to_revoke",
+    "revocation_exceptions",
+    "no_conditioning",
+    "redisclosure",
+    "records_copy",
+    "minor_self_consent",
+    "signature",
+    "signer_authority",
+    "copy_to_signer",
+    "form_version",
+    "document_ref",
 )
 PART2_ELEMENT = "part2"
 """42 CFR 2.31 / 2.32: required only when the partner's services mention substance use."""
@@ -68,12 +80,31 @@ PART2_ELEMENT = "part2"
 # Sections every MOU must hold: roles, both directions of data, 34 CFR 99.33, the CGS 10-234bb
 # contract clauses (one element each), term dates and signatures.
 MOU_ELEMENTS: tuple[str, ...] = (
-    "parties", "purpose", "term", "school_responsibilities", "partner_responsibilities",
-    "data_elements", "consent_required", "confidentiality", "redisclosure", "partner_records",
-    "disclosure_record", "ct_student_data",
-    "ct_property", "ct_deletion", "ct_purpose_limit", "ct_no_advertising", "ct_review_correct",
-    "ct_security", "ct_breach", "ct_retention", "ct_ferpa", "ct_governing_law",
-    "ct_severability", "termination", "signatures",
+    "parties",
+    "purpose",
+    "term",
+    "school_responsibilities",
+    "partner_responsibilities",
+    "data_elements",
+    "consent_required",
+    "confidentiality",
+    "redisclosure",
+    "partner_records",
+    "disclosure_record",
+    "ct_student_data",
+    "ct_property",
+    "ct_deletion",
+    "ct_purpose_limit",
+    "ct_no_advertising",
+    "ct_review_correct",
+    "ct_security",
+    "ct_breach",
+    "ct_retention",
+    "ct_ferpa",
+    "ct_governing_law",
+    "ct_severability",
+    "termination",
+    "signatures",
 )
 
 _SUBSTANCE_USE = re.compile(r"substance|alcohol|drug|opioid|addiction|\bSUD\b", re.IGNORECASE)
@@ -92,7 +123,7 @@ class RenderedDocument:
 
 
 def mentions_substance_use(partner: Partner) -> bool:
-    """True when the partner's services suggest substance-use records (42 CFR Part 2) may be involved."""
+    """True when the partner's services suggest substance-use records (42 CFR Part 2)."""
     return bool(_SUBSTANCE_USE.search(partner.services))
 
 
@@ -106,7 +137,7 @@ def _inert(value: Any) -> Markup:
 
 
 def document_environment(config: SSPConfig) -> jinja2.Environment:
-    """Templates: the district's `templates/` folder first, then the packaged ones (also as `default/`)."""
+    """The district's `templates/` folder first, then the packaged ones (also as `default/`)."""
     override = config.resolve(Path(OVERRIDE_DIR))
     return _environment(str(override) if override.is_dir() else None)
 
@@ -138,8 +169,12 @@ def _form_version(config: SSPConfig, kind: DocumentKind, language: Language) -> 
 
 
 def _context(
-    config: SSPConfig, partner: Partner, language: Language, student_number: str | None,
-    form_version: str, today: dt.date,
+    config: SSPConfig,
+    partner: Partner,
+    language: Language,
+    student_number: str | None,
+    form_version: str,
+    today: dt.date,
 ) -> dict[str, Any]:
     mou = partner.mou
     return {
@@ -178,22 +213,27 @@ def render_document(
     student_number: str | None = None,
     today: dt.date | None = None,
 ) -> RenderedDocument:
-    """Render one document for one partner. Raises ConfigError for an unknown partner or template."""
+    """Render one document for one partner. ConfigError for an unknown partner or template."""
     partner = config.partner(partner_id)
     if student_number is not None:
         if kind != "consent":
             raise ConfigError("--student applies to the consent form only", key="--student")
         if not _STUDENT_NUMBER.match(student_number):
-            raise ConfigError("a student number is 1-20 letters, digits, '-' or '_'", key="--student")
+            raise ConfigError(
+                "a student number is 1-20 letters, digits, '-' or '_'", key="--student"
+            )
     name = template_name(kind, language)
     form_version, overridden = _form_version(config, kind, language)
     env = document_environment(config)
-    context = _context(config, partner, language, student_number, form_version, today or dt.date.today())
+    context = _context(
+        config, partner, language, student_number, form_version, today or dt.date.today()
+    )
     try:
         page = env.get_template(name).render(context)
     except jinja2.TemplateNotFound as exc:
         raise ConfigError(
-            f"no template '{exc.name}': the packaged templates are consent_en, consent_es and mou_en; "
+            f"no template '{exc.name}': the packaged templates are consent_en, consent_es and "
+            "mou_en; "
             f"add {OVERRIDE_DIR}/{name} next to the configuration for another language",
             file=config.source,
         ) from None
@@ -201,7 +241,9 @@ def render_document(
         where = getattr(exc, "filename", None) or name
         raise ConfigError(f"template error: {exc}", file=str(where)) from None
     missing = _missing_elements(page, _required(kind, partner))
-    return RenderedDocument(page, name, overridden, form_version, missing, personal=bool(student_number))
+    return RenderedDocument(
+        page, name, overridden, form_version, missing, personal=bool(student_number)
+    )
 
 
 def write_document(out: Path, document: RenderedDocument) -> Path:
@@ -220,16 +262,19 @@ def write_document(out: Path, document: RenderedDocument) -> Path:
 
 
 def command(args: argparse.Namespace) -> int:
-    """`ssp documents mou|consent --partner ID [--config F] --out FILE.html [--student N] [--language en|es]`."""
+    """`ssp documents mou|consent --partner ID [--config F] --out FILE.html [--student N]
+    [--language en|es]`."""
     config = load_config(args.config)
     document = render_document(
-        config, args.partner, args.kind,
+        config,
+        args.partner,
+        args.kind,
         language=getattr(args, "language", "en") or "en",
         student_number=getattr(args, "student", None),
     )
     for element in document.missing_elements:
         print(
-            f"ssp: warning: template {document.template} has no data-element=\"{element}\" "
+            f'ssp: warning: template {document.template} has no data-element="{element}" '
             "section: check that the form still holds every required element",
             file=sys.stderr,
         )

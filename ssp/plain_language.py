@@ -92,8 +92,8 @@ CATEGORY_DESCRIPTIONS: dict[str, dict[str, str]] = {
             "servicios prestados. Las notas de las visitas nunca se comparten."
         ),
         "referral_status": (
-            "Lo que pasó con la remisión: si fue recibida, aceptada o rechazada, si se programó una "
-            "cita y si el estudiante asistió, la fecha en que comenzaron los servicios, si los "
+            "Lo que pasó con la remisión: si fue recibida, aceptada o rechazada, si se programó "
+            "una cita y si el estudiante asistió, la fecha en que comenzaron los servicios, si los "
             "servicios concluyeron y un motivo breve cuando la remisión no pudo seguir adelante."
         ),
         "attendance": (
@@ -113,7 +113,12 @@ CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
     "guardian_contact": ("parent/guardian name", "home phone"),
     "referral": ("referral date", "reason codes", "urgency", "referred by"),
     "visit_summary": (
-        "visit date", "time in", "time out", "service codes", "purpose code", "clinician name",
+        "visit date",
+        "time in",
+        "time out",
+        "service codes",
+        "purpose code",
+        "clinician name",
     ),
     "referral_status": ("status", "status date", "first service date", "status reason"),
     "attendance": ("days present", "days absent", "tardies"),
@@ -121,10 +126,34 @@ CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-           "septiembre", "octubre", "noviembre", "diciembre"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
 }
 
 

@@ -37,8 +37,11 @@ FUNNEL_STAGES = ("Referred", "Sent", "Accepted", "Attended", "Accessed service")
 _ACCEPTED = frozenset({"accepted", "scheduled", "attended", "in_service", "completed"})
 _ATTENDED = frozenset({"attended", "in_service", "completed"})
 DAY_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("0-7 days", 0, 7), ("8-14 days", 8, 14), ("15-30 days", 15, 30),
-    ("31-60 days", 31, 60), ("More than 60 days", 61, None),
+    ("0-7 days", 0, 7),
+    ("8-14 days", 8, 14),
+    ("15-30 days", 15, 30),
+    ("31-60 days", 31, 60),
+    ("More than 60 days", 61, None),
 )
 NO_PARTNER = "School staff (no partner)"
 NOT_RECORDED = "Not recorded"
@@ -83,7 +86,7 @@ def school_year(today: dt.date) -> Period:
 
 
 def parse_period(start: str | None, end: str | None, today: dt.date) -> Period:
-    """--from/--to (YYYY-MM-DD); a missing end defaults from the current school year. ValueError if bad."""
+    """--from/--to (YYYY-MM-DD); a missing end comes from this school year. ValueError if bad."""
     default = school_year(today)
     period = Period(
         dt.date.fromisoformat(start) if start else default.start,
@@ -136,8 +139,14 @@ class _Labels:
 
 
 def _crosstab(
-    key: str, title: str, row_header: str, table: Mapping[str, Counter[str]],
-    rows: Sequence[str], cols: Sequence[str], *, totals: Literal["both", "rows", "none"] = "both",
+    key: str,
+    title: str,
+    row_header: str,
+    table: Mapping[str, Counter[str]],
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    totals: Literal["both", "rows", "none"] = "both",
     note: str = "",
 ) -> CountGrid:
     """Rows x columns of counts, with a Total column ("rows") and a Total row too ("both").
@@ -162,8 +171,17 @@ def _crosstab(
         lines.append(Line((nr, nc), tuple((nr, c) for c in range(nc))))
         lines += [Line((nr, c), tuple((r, c) for r in range(nr))) for c in range(nc + 1)]
         total_rows.add(nr)
-    return CountGrid(key, title, (row_header,), tuple(labels), tuple(headings),
-                     tuple(tuple(r) for r in counts), tuple(lines), frozenset(total_rows), note)
+    return CountGrid(
+        key,
+        title,
+        (row_header,),
+        tuple(labels),
+        tuple(headings),
+        tuple(tuple(r) for r in counts),
+        tuple(lines),
+        frozenset(total_rows),
+        note,
+    )
 
 
 def _in_period(rows: Iterable[Row], key: str, period: Period) -> tuple[list[Row], int]:
@@ -194,17 +212,24 @@ def _funnel(referrals: Sequence[Row], labels: _Labels) -> CountGrid:
     for row in referrals:
         if not _text(row, "partner_id"):
             continue
-        counts = by_partner[labels.partner(_text(row, "partner_id"))]
+        reached = by_partner[labels.partner(_text(row, "partner_id"))]
         for stage in range(_depth(row) + 1):
-            counts[stage] += 1
+            reached[stage] += 1
     names = labels.partner_order(by_partner)
     counts = [tuple(by_partner.get(n, [0] * len(FUNNEL_STAGES))) for n in names]
     total = tuple(sum(c[s] for c in counts) for s in range(len(FUNNEL_STAGES)))
     nr = len(names)
-    lines = tuple(Line((nr, s), tuple((r, s) for r in range(nr))) for s in range(len(FUNNEL_STAGES)))
+    lines = tuple(
+        Line((nr, s), tuple((r, s) for r in range(nr))) for s in range(len(FUNNEL_STAGES))
+    )
     return CountGrid(
-        "funnel", "Referral funnel (referrals to partners)", ("Partner",),
-        (*((n,) for n in names), ("All partners",)), FUNNEL_STAGES, (*counts, total), lines,
+        "funnel",
+        "Referral funnel (referrals to partners)",
+        ("Partner",),
+        (*((n,) for n in names), ("All partners",)),
+        FUNNEL_STAGES,
+        (*counts, total),
+        lines,
         frozenset({nr}),
         "Each referral is counted at every stage it reached. Referrals served by school staff "
         "(no partner) are not sent and appear only in the grant table.",
@@ -226,7 +251,9 @@ def _bucket(days: int) -> str:
     raise AssertionError(days)
 
 
-def _days_to_service(referrals: Sequence[Row], labels: _Labels) -> tuple[CountGrid, tuple[Median, ...]]:
+def _days_to_service(
+    referrals: Sequence[Row], labels: _Labels
+) -> tuple[CountGrid, tuple[Median, ...]]:
     per_partner: dict[str, list[int]] = defaultdict(list)
     for row in referrals:
         days = _days(row)
@@ -235,13 +262,20 @@ def _days_to_service(referrals: Sequence[Row], labels: _Labels) -> tuple[CountGr
     all_days = [d for ds in per_partner.values() for d in ds]
     table = {"All referrals": Counter(_bucket(d) for d in all_days)}
     grid = _crosstab(
-        "days_to_service", "Time from referral to first service", "Referrals",
-        table, ["All referrals"], [b[0] for b in DAY_BUCKETS], totals="rows",
+        "days_to_service",
+        "Time from referral to first service",
+        "Referrals",
+        table,
+        ["All referrals"],
+        [b[0] for b in DAY_BUCKETS],
+        totals="rows",
         note="Referrals with a first service date on or after the referral date.",
     )
     names = [n for n in labels.partner_order(per_partner) if n in per_partner]
     medians = [Median(n, len(per_partner[n]), statistics.median(per_partner[n])) for n in names]
-    medians.append(Median("All referrals", len(all_days), statistics.median(all_days) if all_days else None))
+    medians.append(
+        Median("All referrals", len(all_days), statistics.median(all_days) if all_days else None)
+    )
     return grid, tuple(medians)
 
 
@@ -249,19 +283,37 @@ def _held(referrals: Sequence[Row], labels: _Labels) -> CountGrid:
     table: dict[str, Counter[str]] = defaultdict(Counter)
     partners: set[str] = set()
     for row in referrals:
-        if _text(row, "status") in ("", "new") and _text(row, "partner_id") and _text(row, "status_reason"):
+        if (
+            _text(row, "status") in ("", "new")
+            and _text(row, "partner_id")
+            and _text(row, "status_reason")
+        ):
             partner = labels.partner(_text(row, "partner_id"))
             partners.add(partner)
             table[_text(row, "status_reason")][partner] += 1
     cols = [p for p in labels.partner_order(partners) if p in partners]
-    return _crosstab("held", "Referrals held back, by reason", "Reason", table, sorted(table), cols,
-                     note="Referrals still waiting to be sent (status New), by the reason recorded.")
+    return _crosstab(
+        "held",
+        "Referrals held back, by reason",
+        "Reason",
+        table,
+        sorted(table),
+        cols,
+        note="Referrals still waiting to be sent (status New), by the reason recorded.",
+    )
 
 
 def _visit_table(
-    visits: Sequence[Row], labels: _Labels, key: str, title: str, row_header: str,
-    keys_of: Callable[[Row], list[str]], order: Sequence[str] | None = None, *,
-    totals: Literal["both", "rows", "none"] = "both", note: str = "",
+    visits: Sequence[Row],
+    labels: _Labels,
+    key: str,
+    title: str,
+    row_header: str,
+    keys_of: Callable[[Row], list[str]],
+    order: Sequence[str] | None = None,
+    *,
+    totals: Literal["both", "rows", "none"] = "both",
+    note: str = "",
 ) -> CountGrid:
     table: dict[str, Counter[str]] = defaultdict(Counter)
     sources: set[str] = set()
@@ -271,7 +323,9 @@ def _visit_table(
         for k in keys_of(row):
             table[k][source] += 1
     school_first = ["School staff"] if "School staff" in sources else []
-    cols = school_first + [s for s in labels.partner_order(sources - {"School staff"}) if s in sources]
+    cols = school_first + [
+        s for s in labels.partner_order(sources - {"School staff"}) if s in sources
+    ]
     rows = list(order) if order is not None else sorted(table)
     return _crosstab(key, title, row_header, table, rows, cols, totals=totals, note=note)
 
@@ -307,7 +361,9 @@ def _school_of(referrals: Sequence[Row]) -> dict[str, str]:
     return schools
 
 
-def _visit_tables(visits: Sequence[Row], all_referrals: Sequence[Row], labels: _Labels) -> dict[str, CountGrid]:
+def _visit_tables(
+    visits: Sequence[Row], all_referrals: Sequence[Row], labels: _Labels
+) -> dict[str, CountGrid]:
     schools = _school_of(all_referrals)
 
     def school(v: Row) -> list[str]:
@@ -318,19 +374,53 @@ def _visit_tables(visits: Sequence[Row], all_referrals: Sequence[Row], labels: _
     service = lambda v: [labels.choice("service", c) for c in _codes(_text(v, "services"))]  # noqa: E731
     seen = lambda f: {k for v in visits for k in f(v)}  # noqa: E731
     return {
-        "visits_by_month": _visit_table(visits, labels, "visits_by_month", "Visits by month", "Month",
-                                        lambda v: [_text(v, "visit_date")[:7]], _months(visits)),
-        "visits_by_purpose": _visit_table(visits, labels, "visits_by_purpose", "Visits by purpose",
-                                          "Purpose", purpose, _ordered(labels, "purpose", seen(purpose))),
+        "visits_by_month": _visit_table(
+            visits,
+            labels,
+            "visits_by_month",
+            "Visits by month",
+            "Month",
+            lambda v: [_text(v, "visit_date")[:7]],
+            _months(visits),
+        ),
+        "visits_by_purpose": _visit_table(
+            visits,
+            labels,
+            "visits_by_purpose",
+            "Visits by purpose",
+            "Purpose",
+            purpose,
+            _ordered(labels, "purpose", seen(purpose)),
+        ),
         "visits_by_service": _visit_table(
-            visits, labels, "visits_by_service", "Services provided during visits", "Service", service,
-            _ordered(labels, "service", seen(service)), totals="rows",
-            note="A visit can include several services, so the columns do not add up to the visits."),
-        "visits_by_tier": _visit_table(visits, labels, "visits_by_tier", "Visits by tier", "Tier",
-                                       tier, _ordered(labels, "tier", seen(tier))),
+            visits,
+            labels,
+            "visits_by_service",
+            "Services provided during visits",
+            "Service",
+            service,
+            _ordered(labels, "service", seen(service)),
+            totals="rows",
+            note="A visit can include several services, so the rows do not add up to the visits.",
+        ),
+        "visits_by_tier": _visit_table(
+            visits,
+            labels,
+            "visits_by_tier",
+            "Visits by tier",
+            "Tier",
+            tier,
+            _ordered(labels, "tier", seen(tier)),
+        ),
         "visits_by_school": _visit_table(
-            visits, labels, "visits_by_school", "Visits by school", "School", school,
-            note="A visit's school is the school on the student's referral rows, when there is one."),
+            visits,
+            labels,
+            "visits_by_school",
+            "Visits by school",
+            "School",
+            school,
+            note="A visit's school is the one on the student's referral rows, when there is one.",
+        ),
     }
 
 
@@ -349,14 +439,22 @@ def compute_report(
     visit_rows, bad_visits = _in_period(list(visits), "visit_date", period)
     days_grid, medians = _days_to_service(in_period, labels)
     summary = {
-        "Referrals in the period": len(in_period), "Support visits in the period": len(visit_rows),
+        "Referrals in the period": len(in_period),
+        "Support visits in the period": len(visit_rows),
         "Referral rows left out (no valid referral date)": bad_referrals,
         "Visit rows left out (no valid visit date)": bad_visits,
     }
     return ReportData(
         period=period,
-        summary=_crosstab("summary", "Summary", "", {k: Counter({"Count": v}) for k, v in summary.items()},
-                          list(summary), ["Count"], totals="none"),
+        summary=_crosstab(
+            "summary",
+            "Summary",
+            "",
+            {k: Counter({"Count": v}) for k, v in summary.items()},
+            list(summary),
+            ["Count"],
+            totals="none",
+        ),
         funnel=_funnel(in_period, labels),
         days_to_service=days_grid,
         medians=medians,

@@ -1,4 +1,4 @@
-"""The grant-reporting table: students referred, and students who received services, by school and partner.
+"""The grant-reporting table: students referred, and who received services, by school and partner.
 
 School mental-health grants (SAMHSA's Project AWARE and its predecessors) report the number of
 students referred to mental-health services and the number and percentage of them who received
@@ -52,7 +52,8 @@ def grant_table(
     partner_order: Callable[[Iterable[str]], list[str]],
     student_key: Callable[[Row], str],
 ) -> CountGrid:
-    """Rows: each school's partners and the school total, then each partner over all schools, then all."""
+    """Rows: each school's partners and the school total, then each partner over all schools, then
+    all schools and partners."""
     students = _Students()
     schools: set[str] = set()
     partners: set[str] = set()
@@ -61,7 +62,12 @@ def grant_table(
         partner = partner_label(_text(row, "partner_id"))
         schools.add(school)
         partners.add(partner)
-        keys = [(school, partner), (school, ALL_PARTNERS), (ALL_SCHOOLS, partner), (ALL_SCHOOLS, ALL_PARTNERS)]
+        keys = [
+            (school, partner),
+            (school, ALL_PARTNERS),
+            (ALL_SCHOOLS, partner),
+            (ALL_SCHOOLS, ALL_PARTNERS),
+        ]
         students.add(keys, student_key(row), _text(row, "access_result") == "yes")
     partner_names = [p for p in partner_order(partners) if p in partners]
     labels: list[tuple[str, str]] = []
@@ -79,14 +85,19 @@ def grant_table(
         col_labels=_COLUMNS,
         counts=tuple(students.counts(label) for label in labels),
         lines=_lines(labels, index),
-        total_rows=frozenset(i for (s, p), i in index.items() if p == ALL_PARTNERS or s == ALL_SCHOOLS),
-        note="Students are counted once per row, not once per referral. Received services: at least "
+        total_rows=frozenset(
+            i for (s, p), i in index.items() if p == ALL_PARTNERS or s == ALL_SCHOOLS
+        ),
+        note="Students are counted once per row, not once per referral. Received services: at "
+        "least "
         "one referral in the row reached ACCESS_RESULT yes (attended, in service or completed).",
         percents=(("% who received services", 1, 0),),
     )
 
 
-def _lines(labels: Sequence[tuple[str, str]], index: Mapping[tuple[str, str], int]) -> tuple[Line, ...]:
+def _lines(
+    labels: Sequence[tuple[str, str]], index: Mapping[tuple[str, str], int]
+) -> tuple[Line, ...]:
     """Each school's total over its partner rows, each partner's total over its school rows, and
     the grand total over the school totals and over the partner totals."""
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -96,7 +107,9 @@ def _lines(labels: Sequence[tuple[str, str]], index: Mapping[tuple[str, str], in
             groups[(ALL_SCHOOLS, partner)].append(index[(school, partner)])
     lines: list[Line] = []
     for total, parts in groups.items():
-        lines += [Line((index[total], c), tuple((r, c) for r in parts)) for c in range(len(_COLUMNS))]
+        lines += [
+            Line((index[total], c), tuple((r, c) for r in parts)) for c in range(len(_COLUMNS))
+        ]
     grand = index[(ALL_SCHOOLS, ALL_PARTNERS)]
     school_totals = [i for (s, p), i in index.items() if p == ALL_PARTNERS and s != ALL_SCHOOLS]
     partner_totals = [i for (s, p), i in index.items() if s == ALL_SCHOOLS and p != ALL_PARTNERS]

@@ -89,7 +89,8 @@ class Cell:
 def _primary(counts: tuple[tuple[int, ...], ...]) -> dict[Coord, CellState]:
     return {
         (r, c): ("primary" if 0 < v < MIN_SHOWN else "shown")
-        for r, row in enumerate(counts) for c, v in enumerate(row)
+        for r, row in enumerate(counts)
+        for c, v in enumerate(row)
     }
 
 
@@ -122,14 +123,20 @@ def suppress(grid: CountGrid) -> tuple[tuple[Cell, ...], ...]:
             if state == "shown":
                 cells.append(Cell(str(v), float(v)))
             else:
-                cells.append(Cell(PRIMARY_TEXT if state == "primary" else SECONDARY_TEXT, None, state=state))
+                cells.append(
+                    Cell(PRIMARY_TEXT if state == "primary" else SECONDARY_TEXT, None, state=state)
+                )
         rows.append(tuple(cells))
     return tuple(rows)
 
 
 def percent_cell(numerator: Cell, denominator: Cell) -> Cell:
     """numerator / denominator as a whole percentage, shown only when both counts are shown."""
-    if not (numerator.shown and denominator.shown) or numerator.value is None or denominator.value is None:
+    if (
+        not (numerator.shown and denominator.shown)
+        or numerator.value is None
+        or denominator.value is None
+    ):
         return Cell(SECONDARY_TEXT, None, "pct", "secondary")
     if denominator.value == 0:
         return Cell("–", None, "pct", "shown")

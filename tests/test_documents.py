@@ -1,4 +1,4 @@
-"""The consent form and the MOU: every legal element present, categories exactly as configured, escaping."""
+"""Consent form and MOU: every legal element present, categories exactly as configured, escaping."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ CONSENT_PHRASES: dict[str, dict[str, str]] = {
         "purpose": "The information is used only to refer the student to {partner}",
         "expiration": "expires on",
         "right_to_revoke": "You may revoke this consent at any time, in writing.",
-        "revocation_exceptions": "in reliance on this consent before your revocation was received are not affected",
+        "revocation_exceptions": (
+            "in reliance on this consent before your revocation was received are not affected"
+        ),
         "no_conditioning": "will not be conditioned on whether you sign",
         "redisclosure": "may be redisclosed by the recipient and no longer protected",
         "records_copy": "copy of the records disclosed",
@@ -54,10 +56,14 @@ CONSENT_PHRASES: dict[str, dict[str, str]] = {
         "excluded_information": "notas de consejería o de psicoterapia",
         "purpose": "La información se usa únicamente para remitir al estudiante a {partner}",
         "expiration": "vence el",
-        "right_to_revoke": "Usted puede revocar este consentimiento en cualquier momento, por escrito.",
+        "right_to_revoke": (
+            "Usted puede revocar este consentimiento en cualquier momento, por escrito."
+        ),
         "revocation_exceptions": "antes de que se recibiera su revocación",
         "no_conditioning": "no dependerán de que usted firme",
-        "redisclosure": "puede ser divulgada nuevamente por quien la recibe y dejar de estar protegida",
+        "redisclosure": (
+            "puede ser divulgada nuevamente por quien la recibe y dejar de estar protegida"
+        ),
         "records_copy": "copia de los registros divulgados",
         "minor_self_consent": "19a-14c",
         "signature": "Firma:",
@@ -98,8 +104,10 @@ MOU_PHRASES: dict[str, str] = {
 }
 
 PARTNER_SHAPES: dict[str, dict[str, Any]] = {
-    "four_two": {"to_partner": ["identity", "enrollment", "guardian_contact", "referral"],
-                 "to_school": ["referral_status", "visit_summary"]},
+    "four_two": {
+        "to_partner": ["identity", "enrollment", "guardian_contact", "referral"],
+        "to_school": ["referral_status", "visit_summary"],
+    },
     "minimal": {"to_partner": ["identity", "referral"], "to_school": ["referral_status"]},
     "one_way": {"to_partner": ["identity", "referral", "attendance", "screening"], "to_school": []},
     "inbound_only": {"to_partner": [], "to_school": ["visit_summary"]},
@@ -108,26 +116,45 @@ PARTNER_SHAPES: dict[str, dict[str, Any]] = {
 
 
 def make_config(
-    base_dir: Path, *, name: str = "Child Guidance Center", services: str = "Outpatient counseling",
-    to_partner: list[str] | None = None, to_school: list[str] | None = None,
+    base_dir: Path,
+    *,
+    name: str = "Child Guidance Center",
+    services: str = "Outpatient counseling",
+    to_partner: list[str] | None = None,
+    to_school: list[str] | None = None,
     district_name: str = "Bridgeport Public Schools",
 ) -> SSPConfig:
     raw = {
-        "district": {"name": district_name, "publisher": "BPS", "contact_email": "privacy@district.example.org",
-                     "query_namespace": "org.bridgeport.ssp"},
+        "district": {
+            "name": district_name,
+            "publisher": "BPS",
+            "contact_email": "privacy@district.example.org",
+            "query_namespace": "org.bridgeport.ssp",
+        },
         "powerschool": {"base_url": "https://district.example.org"},
-        "partners": [{
-            "id": "cgc", "name": name, "services": services,
-            "feed": {"kind": "csv", "inbox": "in", "outbox": "out"},
-            "mou": {"effective": dt.date(2026, 8, 1), "expires": dt.date(2027, 7, 31),
-                    "to_partner": to_partner if to_partner is not None else ["identity", "referral"],
-                    "to_school": to_school if to_school is not None else ["referral_status"]},
-        }],
+        "partners": [
+            {
+                "id": "cgc",
+                "name": name,
+                "services": services,
+                "feed": {"kind": "csv", "inbox": "in", "outbox": "out"},
+                "mou": {
+                    "effective": dt.date(2026, 8, 1),
+                    "expires": dt.date(2027, 7, 31),
+                    "to_partner": to_partner
+                    if to_partner is not None
+                    else ["identity", "referral"],
+                    "to_school": to_school if to_school is not None else ["referral_status"],
+                },
+            }
+        ],
     }
     return parse_config(raw, source=str(base_dir / "ssp.toml"), base_dir=base_dir)
 
 
-def render(config: SSPConfig, kind: str = "consent", language: str = "en", **kw: Any) -> lxml_html.HtmlElement:
+def render(
+    config: SSPConfig, kind: str = "consent", language: str = "en", **kw: Any
+) -> lxml_html.HtmlElement:
     doc = render_document(config, "cgc", kind, language=language, today=TODAY, **kw)  # type: ignore[arg-type]
     return lxml_html.document_fromstring(doc.html)
 
@@ -143,7 +170,10 @@ def element(tree: lxml_html.HtmlElement, name: str) -> str:
 
 
 def categories(tree: lxml_html.HtmlElement, direction: str) -> list[str]:
-    return [str(c) for c in tree.xpath(f"//*[@data-direction='{direction}']//*[@data-category]/@data-category")]
+    return [
+        str(c)
+        for c in tree.xpath(f"//*[@data-direction='{direction}']//*[@data-category]/@data-category")
+    ]
 
 
 # ---------------------------------------------------------------------------------- consent form
@@ -161,10 +191,14 @@ def test_consent_holds_every_legal_element_with_its_wording(tmp_path: Path, lang
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_consent_names_both_parties_in_both_directions(tmp_path: Path, language: str) -> None:
-    config = make_config(tmp_path, name="Wellmore Behavioral Health", district_name="Waterbury Public Schools")
+    config = make_config(
+        tmp_path, name="Wellmore Behavioral Health", district_name="Waterbury Public Schools"
+    )
     parties = element(render(config, language=language), "parties")
     for party in ("Wellmore Behavioral Health", "Waterbury Public Schools"):
-        assert parties.count(party) == 2, "each party appears once as discloser and once as recipient"
+        assert parties.count(party) == 2, (
+            "each party appears once as discloser and once as recipient"
+        )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -183,15 +217,24 @@ def test_consent_expiration_falls_back_to_the_mou_end_date(tmp_path: Path, langu
 def test_consent_offers_every_signer_type(tmp_path: Path, language: str) -> None:
     tree = render(make_config(tmp_path), language=language)
     signers = set(tree.xpath("//*[@data-element='signature']//*[@data-signer]/@data-signer"))
-    assert signers == {"parent_guardian", "eligible_student", "minor_self", "legal_representative", "student"}
+    assert signers == {
+        "parent_guardian",
+        "eligible_student",
+        "minor_self",
+        "legal_representative",
+        "student",
+    }
 
 
-@pytest.mark.parametrize("services, expected", [
-    ("School-based clinic; substance use counseling", True),
-    ("Alcohol and drug treatment", True),
-    ("Outpatient counseling; family therapy", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "services, expected",
+    [
+        ("School-based clinic; substance use counseling", True),
+        ("Alcohol and drug treatment", True),
+        ("Outpatient counseling; family therapy", False),
+        ("", False),
+    ],
+)
 def test_part2_paragraph_only_when_services_mention_substance_use(
     tmp_path: Path, services: str, expected: bool
 ) -> None:
@@ -204,7 +247,9 @@ def test_part2_paragraph_only_when_services_mention_substance_use(
 
 @pytest.mark.parametrize("shape", sorted(PARTNER_SHAPES))
 @pytest.mark.parametrize("kind, language", [("consent", "en"), ("consent", "es"), ("mou", "en")])
-def test_document_categories_match_the_mou_exactly(tmp_path: Path, shape: str, kind: str, language: str) -> None:
+def test_document_categories_match_the_mou_exactly(
+    tmp_path: Path, shape: str, kind: str, language: str
+) -> None:
     mou = PARTNER_SHAPES[shape]
     tree = render(make_config(tmp_path, **mou), kind=kind, language=language)
     assert categories(tree, "to_partner") == mou["to_partner"]
@@ -215,7 +260,9 @@ def test_document_categories_match_the_mou_exactly(tmp_path: Path, shape: str, k
 def test_each_category_is_described_in_plain_words(tmp_path: Path, language: str) -> None:
     tree = render(make_config(tmp_path, **PARTNER_SHAPES["everything"]), language=language)
     for code in DATA_CATEGORIES:
-        row = text_of(tree.xpath(f"//*[@data-direction='to_partner']//*[@data-category='{code}']")[0])
+        row = text_of(
+            tree.xpath(f"//*[@data-direction='to_partner']//*[@data-category='{code}']")[0]
+        )
         assert CATEGORY_TITLES[language][code] in row
         assert CATEGORY_DESCRIPTIONS[language][code] in row
         if "_" in code:
@@ -231,7 +278,11 @@ def test_every_data_category_has_words_in_every_language() -> None:
 def test_student_number_is_prefilled_and_nothing_else(tmp_path: Path) -> None:
     tree = render(make_config(tmp_path), student_number="204511")
     assert tree.xpath("//*[@data-field='student_number']")[0].text_content() == "204511"
-    assert not render(make_config(tmp_path)).xpath("//*[@data-field='student_number']")[0].text_content()
+    assert (
+        not render(make_config(tmp_path))
+        .xpath("//*[@data-field='student_number']")[0]
+        .text_content()
+    )
 
 
 @pytest.mark.parametrize("number", ["12 34", "<b>1</b>", "x" * 21, ""])
@@ -256,7 +307,11 @@ def test_unknown_partner_is_a_config_error(tmp_path: Path) -> None:
 def test_mou_holds_every_element_with_its_wording(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     tree = render(config, kind="mou")
-    names = {"district": config.district.name, "effective": "August 1, 2026", "expires": "July 31, 2027"}
+    names = {
+        "district": config.district.name,
+        "effective": "August 1, 2026",
+        "expires": "July 31, 2027",
+    }
     for name in MOU_ELEMENTS:
         phrase = MOU_PHRASES[name].format(**names)
         assert phrase in element(tree, name), f"MOU: {name} lost its wording {phrase!r}"
@@ -264,7 +319,9 @@ def test_mou_holds_every_element_with_its_wording(tmp_path: Path) -> None:
 
 def test_mou_has_signature_blocks_for_both_parties(tmp_path: Path) -> None:
     tree = render(make_config(tmp_path, name="Clifford Beers"), kind="mou")
-    blocks = {str(p): text_of(e) for e in tree.xpath("//*[@data-party]") for p in [e.get("data-party")]}
+    blocks = {
+        str(p): text_of(e) for e in tree.xpath("//*[@data-party]") for p in [e.get("data-party")]
+    }
     assert set(blocks) == {"district", "partner"}
     assert "Clifford Beers" in blocks["partner"] and "Signature:" in blocks["partner"]
 
@@ -274,19 +331,24 @@ def test_mou_in_spanish_needs_a_district_template(tmp_path: Path) -> None:
         render_document(make_config(tmp_path), "cgc", "mou", language="es")
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "mou_es.html.j2").write_text(
-        '{% extends "default/mou_en.html.j2" %}{% block title %}Memorando{% endblock %}', "utf-8")
+        '{% extends "default/mou_en.html.j2" %}{% block title %}Memorando{% endblock %}', "utf-8"
+    )
     doc = render_document(make_config(tmp_path), "cgc", "mou", language="es")
     assert "<title>Memorando</title>" in doc.html and doc.form_version.startswith("dist-m-es-")
 
 
 # ------------------------------------------------------------------------------------- escaping
 
-HOSTILE = '<script>alert(1)</script> ~[wc:commonscripts] ~(gpv.x) "q" & <img src=x onerror=alert(2)>'
+HOSTILE = (
+    '<script>alert(1)</script> ~[wc:commonscripts] ~(gpv.x) "q" & <img src=x onerror=alert(2)>'
+)
 
 
 @pytest.mark.parametrize("kind, language", [("consent", "en"), ("consent", "es"), ("mou", "en")])
 def test_hostile_partner_text_is_inert(tmp_path: Path, kind: str, language: str) -> None:
-    config = make_config(tmp_path, name=HOSTILE[:120], services=HOSTILE, district_name=HOSTILE[:120])
+    config = make_config(
+        tmp_path, name=HOSTILE[:120], services=HOSTILE, district_name=HOSTILE[:120]
+    )
     doc = render_document(config, "cgc", kind, language=language, today=TODAY)  # type: ignore[arg-type]
     assert "<script" not in doc.html and "<img" not in doc.html
     assert "~[" not in doc.html and "~(" not in doc.html
@@ -295,12 +357,14 @@ def test_hostile_partner_text_is_inert(tmp_path: Path, kind: str, language: str)
     assert HOSTILE[:120] in text_of(tree.xpath("//*[@data-element='parties']")[0])
 
 
-_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=120
-).filter(lambda s: s.strip() == s and s.strip())
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(
+    lambda s: s.strip() == s and s.strip()
+)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=_TEXT)
 def test_any_partner_name_renders_as_text(tmp_path: Path, name: str) -> None:
     config = make_config(tmp_path, name=name)
@@ -316,7 +380,9 @@ def test_district_template_override_wins_and_is_versioned(tmp_path: Path) -> Non
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "consent_en.html.j2").write_text(
         '{% extends "default/consent_en.html.j2" %}'
-        '{% block title %}Bridgeport ROI form{% endblock %}', "utf-8")
+        "{% block title %}Bridgeport ROI form{% endblock %}",
+        "utf-8",
+    )
     doc = render_document(make_config(tmp_path), "cgc", "consent", today=TODAY)
     assert "<title>Bridgeport ROI form</title>" in doc.html
     assert doc.overridden and re.fullmatch(r"dist-c-en-[0-9a-f]{8}", doc.form_version)
@@ -326,13 +392,30 @@ def test_district_template_override_wins_and_is_versioned(tmp_path: Path) -> Non
     assert packaged.form_version == "ssp-c-es-1" and not packaged.overridden
 
 
-def test_override_that_drops_elements_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_override_that_drops_elements_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "consent_en.html.j2").write_text(
-        "<html><body><p data-element='parties'>{{ partner.name }}</p></body></html>", "utf-8")
+        "<html><body><p data-element='parties'>{{ partner.name }}</p></body></html>", "utf-8"
+    )
     config_path = _write_config(tmp_path)
     out = tmp_path / "form.html"
-    assert main(["documents", "consent", "--partner", "cgc", "--config", str(config_path), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "documents",
+                "consent",
+                "--partner",
+                "cgc",
+                "--config",
+                str(config_path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert 'data-element="right_to_revoke"' in err and 'data-element="parties"' not in err
     assert out.read_text("utf-8").startswith("<html>")
@@ -350,25 +433,44 @@ def test_broken_override_is_a_config_error_naming_the_file(tmp_path: Path) -> No
 
 def _write_config(tmp_path: Path) -> Path:
     path = tmp_path / "ssp.toml"
-    path.write_text(Path(__file__).parents[1].joinpath("examples", "ssp.toml").read_text("utf-8"), "utf-8")
+    path.write_text(
+        Path(__file__).parents[1].joinpath("examples", "ssp.toml").read_text("utf-8"), "utf-8"
+    )
     return path
 
 
-@pytest.mark.parametrize("argv, mode", [
-    (["consent", "--partner", "bhcare", "--language", "es"], 0o644),
-    (["consent", "--partner", "cgc", "--student", "204511"], 0o600),
-    (["mou", "--partner", "cgc"], 0o644),
-])
+@pytest.mark.parametrize(
+    "argv, mode",
+    [
+        (["consent", "--partner", "bhcare", "--language", "es"], 0o644),
+        (["consent", "--partner", "cgc", "--student", "204511"], 0o600),
+        (["mou", "--partner", "cgc"], 0o644),
+    ],
+)
 def test_documents_command_writes_the_file(tmp_path: Path, argv: list[str], mode: int) -> None:
     config_path = _write_config(tmp_path)
     out = tmp_path / "docs" / "form.html"
     assert main(["documents", *argv, "--config", str(config_path), "--out", str(out)]) == 0
     assert out.stat().st_mode & 0o777 == mode
-    assert "Child Guidance Center" in out.read_text("utf-8") or "Bridgeport Behavioral" in out.read_text("utf-8")
+    assert "Child Guidance Center" in out.read_text(
+        "utf-8"
+    ) or "Bridgeport Behavioral" in out.read_text("utf-8")
     assert [p.name for p in out.parent.iterdir()] == ["form.html"], "no temporary file left behind"
 
 
-def test_documents_command_unknown_partner_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["documents", "mou", "--partner", "zzz", "--config", str(_write_config(tmp_path)),
-                 "--out", str(tmp_path / "x.html")])
+def test_documents_command_unknown_partner_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "documents",
+            "mou",
+            "--partner",
+            "zzz",
+            "--config",
+            str(_write_config(tmp_path)),
+            "--out",
+            str(tmp_path / "x.html"),
+        ]
+    )
     assert code == 2 and "no partner 'zzz'" in capsys.readouterr().err

@@ -31,16 +31,28 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).parents[2]
 _FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--hide-scrollbars",
 )
 _TABLE_IN_NAME = re.compile(r"\.(U_SSP_[A-Z_]+):")
 
 
 def _find_chromium() -> str | None:
-    candidates = [os.environ.get("SSP_CHROMIUM", ""), "/usr/bin/chromium",
-                  shutil.which("chromium") or "", shutil.which("google-chrome") or ""]
+    candidates = [
+        os.environ.get("SSP_CHROMIUM", ""),
+        "/usr/bin/chromium",
+        shutil.which("chromium") or "",
+        shutil.which("google-chrome") or "",
+    ]
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
@@ -48,8 +60,10 @@ def _find_chromium() -> str | None:
 def chromium() -> str:
     found = _find_chromium()
     if found is None:
-        message = ("headless Chromium not found at /usr/bin/chromium (install Debian's `chromium` "
-                   "package, e.g. with .ci/install-system, or set SSP_CHROMIUM)")
+        message = (
+            "headless Chromium not found at /usr/bin/chromium (install Debian's `chromium` "
+            "package, e.g. with .ci/install-system, or set SSP_CHROMIUM)"
+        )
         if os.environ.get("CI"):
             pytest.fail(f"browser tests must run in CI: {message}")
         pytest.skip(message)
@@ -72,13 +86,27 @@ class Browser:
 
     def open(self, page: Path, name: str, *, size: str = "1280,2400", pdf: bool = False) -> Opened:
         shot, printed = self.artifacts / f"{name}.png", self.artifacts / f"{name}.pdf"
-        cmd = [self.binary, *_FLAGS, f"--user-data-dir={self.workdir / 'chromium-profile'}",
-               f"--window-size={size}", f"--screenshot={shot}", "--dump-dom"]
+        cmd = [
+            self.binary,
+            *_FLAGS,
+            f"--user-data-dir={self.workdir / 'chromium-profile'}",
+            f"--window-size={size}",
+            f"--screenshot={shot}",
+            "--dump-dom",
+        ]
         if pdf:
             cmd += ["--no-pdf-header-footer", f"--print-to-pdf={printed}"]
-        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": "disabled:", "DBUS_SYSTEM_BUS_ADDRESS": "disabled:"}
-        result = subprocess.run([*cmd, page.as_uri()], capture_output=True, text=True, timeout=120, env=env)
-        assert result.returncode == 0, f"chromium exited {result.returncode}: {result.stderr[-2000:]}"
+        env = {
+            **os.environ,
+            "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+            "DBUS_SYSTEM_BUS_ADDRESS": "disabled:",
+        }
+        result = subprocess.run(
+            [*cmd, page.as_uri()], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert result.returncode == 0, (
+            f"chromium exited {result.returncode}: {result.stderr[-2000:]}"
+        )
         assert shot.is_file() and shot.stat().st_size > 10_000, f"{shot.name} is missing or empty"
         pages = len(re.findall(rb"/Type\s*/Page[^s]", printed.read_bytes())) if pdf else 0
         return Opened(lxml_html.document_fromstring(result.stdout), shot, pages)
@@ -120,7 +148,8 @@ def _table_of(control: lxml_html.HtmlElement) -> str:
 def _expected_dropdowns(cat: Catalogue) -> dict[tuple[str, str], list[tuple[str, str]]]:
     return {
         (t, f.name): [(o.code, o.label) for o in cat.choice(f.choice).options]
-        for t in GRID_TABLES for f in cat.table(t).fields
+        for t in GRID_TABLES
+        for f in cat.table(t).fields
         if f.page == "edit" and f.choice and not f.multi
     }
 
@@ -142,7 +171,9 @@ def _check_multichoice(doc: lxml_html.HtmlElement, cat: Catalogue) -> None:
         for f in cat.table(t).fields:
             if f.page != "edit" or not f.multi:
                 continue
-            groups = doc.xpath(f"//*[@id='ssp-grid-{t}']//*[contains(@class,'ssp-multi')][@data-field='{f.name}']")
+            groups = doc.xpath(
+                f"//*[@id='ssp-grid-{t}']//*[contains(@class,'ssp-multi')][@data-field='{f.name}']"
+            )
             assert groups, f"{t}.{f.name}: no checkbox group"
             for group in groups:
                 codes = [i.get("value") for i in group.xpath(".//input[@type='checkbox']")]
@@ -154,11 +185,17 @@ def _check_widgets(doc: lxml_html.HtmlElement, cat: Catalogue) -> None:
         for f in cat.table(t).fields:
             if f.page != "edit":
                 continue
-            grid = f"//*[@id='ssp-grid-{t}']//td[contains(concat(' ', @class, ' '), ' td-{f.name} ')]"
+            grid = (
+                f"//*[@id='ssp-grid-{t}']//td[contains(concat(' ', @class, ' '), ' td-{f.name} ')]"
+            )
             if f.type == "Date":
-                assert doc.xpath(f"{grid}//input[@type='date'][@name]"), f"{t}.{f.name}: no date widget"
+                assert doc.xpath(f"{grid}//input[@type='date'][@name]"), (
+                    f"{t}.{f.name}: no date widget"
+                )
             if f.widget == "time":
-                assert doc.xpath(f"{grid}//input[@type='time'][@name]"), f"{t}.{f.name}: no time widget"
+                assert doc.xpath(f"{grid}//input[@type='time'][@name]"), (
+                    f"{t}.{f.name}: no time widget"
+                )
 
 
 def test_preview_in_chromium_has_the_catalogue_dropdowns_and_widgets(
@@ -180,8 +217,23 @@ def test_consent_form_in_chromium_prints_on_two_pages_or_fewer(
     browser: Browser, config_path: Path, tmp_path: Path
 ) -> None:
     form = tmp_path / "consent_en.html"
-    assert main(["documents", "consent", "--partner", "bhcare", "--config", str(config_path),
-                 "--student", "204511", "--out", str(form)]) == 0
+    assert (
+        main(
+            [
+                "documents",
+                "consent",
+                "--partner",
+                "bhcare",
+                "--config",
+                str(config_path),
+                "--student",
+                "204511",
+                "--out",
+                str(form),
+            ]
+        )
+        == 0
+    )
     opened = browser.open(form, "consent_en", size="816,2200", pdf=True)
     assert opened.dom.xpath("//*[@data-field='student_number']")[0].text_content() == "204511"
     assert 1 <= opened.pdf_pages <= 2
@@ -191,14 +243,33 @@ def test_report_renders_in_chromium(browser: Browser, config_path: Path, tmp_pat
     from ssp.report import build_report
     from ssp.report_data import Period
 
-    referrals = [{"studentsdcid": str(i), "referral_date": "2026-10-01", "partner_id": "cgc" if i % 3 else "bhcare",
-                  "status": "completed" if i % 2 else "declined", "access_result": "yes" if i % 2 else "no",
-                  "first_service_date": "2026-10-15" if i % 2 else "", "school_name": "Xavier School"}
-                 for i in range(60)]
-    visits = [{"studentsdcid": str(i), "visit_date": f"2026-{9 + i % 3:02d}-10", "source": "school",
-               "purpose": "check_in", "services": "individual_counseling", "tier": "1"} for i in range(40)]
+    referrals = [
+        {
+            "studentsdcid": str(i),
+            "referral_date": "2026-10-01",
+            "partner_id": "cgc" if i % 3 else "bhcare",
+            "status": "completed" if i % 2 else "declined",
+            "access_result": "yes" if i % 2 else "no",
+            "first_service_date": "2026-10-15" if i % 2 else "",
+            "school_name": "Xavier School",
+        }
+        for i in range(60)
+    ]
+    visits = [
+        {
+            "studentsdcid": str(i),
+            "visit_date": f"2026-{9 + i % 3:02d}-10",
+            "source": "school",
+            "purpose": "check_in",
+            "services": "individual_counseling",
+            "tier": "1",
+        }
+        for i in range(40)
+    ]
     report = tmp_path / "report.html"
     period = Period(dt.date(2026, 7, 1), dt.date(2027, 6, 30))
-    report.write_text(build_report(load_config(config_path), referrals, visits, period=period), "utf-8")
+    report.write_text(
+        build_report(load_config(config_path), referrals, visits, period=period), "utf-8"
+    )
     opened = browser.open(report, "report", size="1000,3000")
     assert len(opened.dom.xpath("//svg[@class='chart']")) >= 8
