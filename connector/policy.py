@@ -169,7 +169,9 @@ def _choice(row: Mapping[str, str], key: str, allowed: tuple[str, ...], name: st
     value = _text(row, key).lower()  # codes are unique ignoring case (SPEC 3)
     if value not in allowed:
         shown = f"'{value[:30]}'" if value else "empty"
-        raise RecordError(f"{name}: {key} is {shown} (expected one of {', '.join(allowed)})", field=key)
+        raise RecordError(
+            f"{name}: {key} is {shown} (expected one of {', '.join(allowed)})", field=key
+        )
     return value
 
 
@@ -177,7 +179,9 @@ def _categories(row: Mapping[str, str], name: str) -> frozenset[str]:
     codes = [c.strip().lower() for c in _text(row, "data_categories").split(",") if c.strip()]
     bad = [c for c in codes if not _CODE.match(c)]
     if bad:
-        raise RecordError(f"{name}: data_categories holds a bad code '{bad[0][:30]}'", field="data_categories")
+        raise RecordError(
+            f"{name}: data_categories holds a bad code '{bad[0][:30]}'", field="data_categories"
+        )
     return frozenset(codes)
 
 
@@ -247,7 +251,9 @@ def _authority(c: Consent, ask: _Ask) -> _Failure | None:
     if ask.age is None:
         if inbound:
             return None
-        return _Failure("student_dob_missing", "student date of birth unknown: cannot check who may consent")
+        return _Failure(
+            "student_dob_missing", "student date of birth unknown: cannot check who may consent"
+        )
     if ask.age >= AGE_OF_ELIGIBILITY:
         if signer == "eligible_student" or (inbound and signer == "minor_self"):
             return None
@@ -255,14 +261,20 @@ def _authority(c: Consent, ask: _Ask) -> _Failure | None:
     if signer == "eligible_student":
         return _Failure("student_under_18", "student is under 18: needs a parent's consent")
     if signer == "minor_self" and not inbound:
-        return _Failure("minor_self_outbound", "a minor's own consent cannot release school records")
+        return _Failure(
+            "minor_self_outbound", "a minor's own consent cannot release school records"
+        )
     return None
 
 
 def _covers(c: Consent, ask: _Ask) -> _Failure | None:
     missing = [cat for cat in ask.need if cat not in c.data_categories]
     if missing:
-        return _Failure("consent_categories", f"consent does not cover {', '.join(missing)}", missing=len(missing))
+        return _Failure(
+            "consent_categories",
+            f"consent does not cover {', '.join(missing)}",
+            missing=len(missing),
+        )
     return None
 
 
@@ -294,7 +306,9 @@ def _relevance(c: Consent, failure: _Failure) -> tuple[bool, dt.date, int, int, 
     return (right_way, c.signed_date or dt.date.max, failure.stage, -failure.missing, c.ssp_uid)
 
 
-def _choose(consents: Iterable[Consent], partner_id: str, ask: _Ask) -> tuple[Consent | None, _Failure | None]:
+def _choose(
+    consents: Iterable[Consent], partner_id: str, ask: _Ask
+) -> tuple[Consent | None, _Failure | None]:
     """The best valid consent, or (None, the most informative failure); (None, None) if none exist."""
     valid: list[Consent] = []
     failing: list[tuple[Consent, _Failure]] = []
@@ -316,7 +330,9 @@ def _choose(consents: Iterable[Consent], partner_id: str, ask: _Ask) -> tuple[Co
 # ---------------------------------------------------------------- MOU
 
 
-def _mou_failure(mou: Mou | None, today: dt.date, listed: Iterable[str], need: tuple[str, ...], flow: Flow) -> _Failure | None:
+def _mou_failure(
+    mou: Mou | None, today: dt.date, listed: Iterable[str], need: tuple[str, ...], flow: Flow
+) -> _Failure | None:
     if mou is None:
         return _Failure("mou_missing", "no MOU with this partner")
     if today < mou.effective:

@@ -157,8 +157,11 @@ class ReferralState:
     @property
     def served(self) -> bool:
         """Service was reached at some point (the stored ACCESS_RESULT counts, too)."""
-        return (self.status in SERVICE_STATUSES or self.first_service_date is not None
-                or self.access_result == "yes")
+        return (
+            self.status in SERVICE_STATUSES
+            or self.first_service_date is not None
+            or self.access_result == "yes"
+        )
 
     def fields(self) -> dict[str, str]:
         """PowerSchool field values, as strings (empty for no date)."""
@@ -166,7 +169,9 @@ class ReferralState:
             "STATUS": self.status,
             "STATUS_DATE": self.status_date.isoformat() if self.status_date else "",
             "STATUS_REASON": self.status_reason,
-            "FIRST_SERVICE_DATE": self.first_service_date.isoformat() if self.first_service_date else "",
+            "FIRST_SERVICE_DATE": self.first_service_date.isoformat()
+            if self.first_service_date
+            else "",
             "ACCESS_RESULT": self.access_result,
         }
 
@@ -192,8 +197,9 @@ class Outcome:
         return self.kind == "applied"
 
 
-def _validate(current: ReferralState, status: str, on: dt.date, fsd: dt.date | None,
-              today: dt.date | None) -> str:
+def _validate(
+    current: ReferralState, status: str, on: dt.date, fsd: dt.date | None, today: dt.date | None
+) -> str:
     """Why the update itself is malformed, or ""."""
     if status in SCHOOL_STATUSES:
         return f"status {status} is set by the school, not by a partner"
@@ -216,10 +222,14 @@ def _is_stale(current: ReferralState, status: str, on: dt.date) -> bool:
     if on < current.status_date:
         return True
     # Same day, earlier in the workflow: the two updates simply arrived out of order.
-    return on == current.status_date and status != current.status and current.status in _LATER[status]
+    return (
+        on == current.status_date and status != current.status and current.status in _LATER[status]
+    )
 
 
-def _first_service(current: ReferralState, status: str, on: dt.date, fsd: dt.date | None) -> dt.date | None:
+def _first_service(
+    current: ReferralState, status: str, on: dt.date, fsd: dt.date | None
+) -> dt.date | None:
     candidate = fsd if fsd is not None else (on if status in SERVICE_STATUSES else None)
     if candidate is None:
         return current.first_service_date
@@ -256,7 +266,9 @@ def apply_update(
         new = ReferralState(status, update_date, reason, fsd)
     else:
         return Outcome("invalid", current, f"status cannot move from {current.status} to {status}")
-    new = replace(new, access_result=access_result(new.status, new.first_service_date, current.served))
+    new = replace(
+        new, access_result=access_result(new.status, new.first_service_date, current.served)
+    )
     if new == current:
         return Outcome("duplicate", current)
     return Outcome("applied", new)

@@ -8,7 +8,12 @@ from dataclasses import replace
 import pytest
 
 from connector.policy import (
-    Consent, age_on, decide_inbound, decide_outbound, parse_ps_date, revocations_due,
+    Consent,
+    age_on,
+    decide_inbound,
+    decide_outbound,
+    parse_ps_date,
+    revocations_due,
 )
 from ssp.config import Mou
 from ssp.errors import RecordError
@@ -17,7 +22,8 @@ TODAY = dt.date(2026, 10, 15)
 MINOR_DOB = dt.date(2012, 3, 4)
 ADULT_DOB = dt.date(2007, 1, 2)
 MOU = Mou(
-    effective=dt.date(2026, 8, 1), expires=dt.date(2027, 7, 31),
+    effective=dt.date(2026, 8, 1),
+    expires=dt.date(2027, 7, 31),
     to_partner=("identity", "enrollment", "guardian_contact", "referral"),
     to_school=("referral_status", "visit_summary"),
 )
@@ -32,21 +38,47 @@ ALL_OUT = frozenset({"identity", "enrollment", "guardian_contact", "referral"})
 
 def consent(**changes: object) -> Consent:
     base = Consent(
-        ssp_uid="c-1", student_dcid="101", partner_id="cgc", direction="both",
-        data_categories=ALL_OUT | {"referral_status", "visit_summary"}, purpose="Referral for counseling",
-        signer_type="parent_guardian", signed_date=dt.date(2026, 9, 1), effective_date=None,
-        expiration_date=dt.date(2027, 6, 30), revoked_date=None, form_version="2026-1",
+        ssp_uid="c-1",
+        student_dcid="101",
+        partner_id="cgc",
+        direction="both",
+        data_categories=ALL_OUT | {"referral_status", "visit_summary"},
+        purpose="Referral for counseling",
+        signer_type="parent_guardian",
+        signed_date=dt.date(2026, 9, 1),
+        effective_date=None,
+        expiration_date=dt.date(2027, 6, 30),
+        revoked_date=None,
+        form_version="2026-1",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def out(*consents: Consent, dob: dt.date | None = MINOR_DOB, mou: Mou | None = MOU, today: dt.date = TODAY):
-    return decide_outbound(partner_id="cgc", mou=mou, consents=consents, student_dob=dob, today=today)
+def out(
+    *consents: Consent,
+    dob: dt.date | None = MINOR_DOB,
+    mou: Mou | None = MOU,
+    today: dt.date = TODAY,
+):
+    return decide_outbound(
+        partner_id="cgc", mou=mou, consents=consents, student_dob=dob, today=today
+    )
 
 
-def inbound(*consents: Consent, category: str = "visit_summary", dob: dt.date | None = None, mou: Mou | None = MOU):
-    return decide_inbound(partner_id="cgc", mou=mou, consents=consents, category=category,  # type: ignore[arg-type]
-                          today=TODAY, student_dob=dob)
+def inbound(
+    *consents: Consent,
+    category: str = "visit_summary",
+    dob: dt.date | None = None,
+    mou: Mou | None = MOU,
+):
+    return decide_inbound(
+        partner_id="cgc",
+        mou=mou,
+        consents=consents,
+        category=category,  # type: ignore[arg-type]
+        today=TODAY,
+        student_dob=dob,
+    )
 
 
 # ---------------------------------------------------------------- outbound: allowed
@@ -87,8 +119,11 @@ def test_latest_expiring_then_latest_signed_consent_is_used():
 
 
 def test_categories_come_from_the_one_consent_used_not_a_union():
-    narrow = consent(ssp_uid="narrow", data_categories=frozenset({"identity", "referral"}),
-                     expiration_date=dt.date(2027, 7, 1))
+    narrow = consent(
+        ssp_uid="narrow",
+        data_categories=frozenset({"identity", "referral"}),
+        expiration_date=dt.date(2027, 7, 1),
+    )
     wide_but_expired = consent(ssp_uid="wide", expiration_date=dt.date(2026, 1, 1))
     decision = out(narrow, wide_but_expired)
     assert decision.allowed and decision.categories == {"identity", "referral"}
@@ -110,31 +145,88 @@ def test_legal_representative_may_consent_for_a_minor():
     [
         ((), {}, "awaiting consent", "awaiting_consent"),
         ((consent(partner_id="other"),), {}, "awaiting consent", "awaiting_consent"),
-        ((consent(expiration_date=dt.date(2026, 10, 14)),), {}, "consent expired", "consent_expired"),
+        (
+            (consent(expiration_date=dt.date(2026, 10, 14)),),
+            {},
+            "consent expired",
+            "consent_expired",
+        ),
         ((consent(revoked_date=TODAY),), {}, "consent revoked", "consent_revoked"),
-        ((consent(direction="from_partner"),), {}, "consent direction does not allow sending",
-         "consent_wrong_direction"),
-        ((consent(data_categories=frozenset({"enrollment"})),), {}, "consent does not cover identity, referral",
-         "consent_categories"),
-        ((consent(data_categories=frozenset({"identity"})),), {}, "consent does not cover referral",
-         "consent_categories"),
+        (
+            (consent(direction="from_partner"),),
+            {},
+            "consent direction does not allow sending",
+            "consent_wrong_direction",
+        ),
+        (
+            (consent(data_categories=frozenset({"enrollment"})),),
+            {},
+            "consent does not cover identity, referral",
+            "consent_categories",
+        ),
+        (
+            (consent(data_categories=frozenset({"identity"})),),
+            {},
+            "consent does not cover referral",
+            "consent_categories",
+        ),
         ((consent(),), {"mou": mou(expires=dt.date(2026, 10, 14))}, "MOU expired", "mou_expired"),
-        ((consent(),), {"mou": mou(effective=dt.date(2026, 10, 16), expires=dt.date(2027, 1, 1))},
-         "MOU not yet in force", "mou_not_in_force"),
-        ((consent(),), {"mou": mou(to_partner=("identity",))}, "MOU does not allow referral",
-         "mou_categories"),
+        (
+            (consent(),),
+            {"mou": mou(effective=dt.date(2026, 10, 16), expires=dt.date(2027, 1, 1))},
+            "MOU not yet in force",
+            "mou_not_in_force",
+        ),
+        (
+            (consent(),),
+            {"mou": mou(to_partner=("identity",))},
+            "MOU does not allow referral",
+            "mou_categories",
+        ),
         ((consent(),), {"mou": None}, "no MOU with this partner", "mou_missing"),
-        ((consent(),), {"dob": ADULT_DOB}, "student is 18: needs the student's own consent", "student_is_18"),
-        ((consent(effective_date=dt.date(2026, 10, 16)),), {}, "consent not yet effective", "consent_not_effective"),
+        (
+            (consent(),),
+            {"dob": ADULT_DOB},
+            "student is 18: needs the student's own consent",
+            "student_is_18",
+        ),
+        (
+            (consent(effective_date=dt.date(2026, 10, 16)),),
+            {},
+            "consent not yet effective",
+            "consent_not_effective",
+        ),
         ((consent(signed_date=None),), {}, "consent not signed", "consent_not_signed"),
-        ((consent(signed_date=dt.date(2026, 10, 16)),), {}, "consent not signed", "consent_not_signed"),
-        ((consent(expiration_date=None),), {}, "consent has no expiration date", "consent_no_expiration"),
-        ((consent(signer_type="minor_self"),), {}, "a minor's own consent cannot release school records",
-         "minor_self_outbound"),
-        ((consent(signer_type="eligible_student"),), {}, "student is under 18: needs a parent's consent",
-         "student_under_18"),
-        ((consent(),), {"dob": None}, "student date of birth unknown: cannot check who may consent",
-         "student_dob_missing"),
+        (
+            (consent(signed_date=dt.date(2026, 10, 16)),),
+            {},
+            "consent not signed",
+            "consent_not_signed",
+        ),
+        (
+            (consent(expiration_date=None),),
+            {},
+            "consent has no expiration date",
+            "consent_no_expiration",
+        ),
+        (
+            (consent(signer_type="minor_self"),),
+            {},
+            "a minor's own consent cannot release school records",
+            "minor_self_outbound",
+        ),
+        (
+            (consent(signer_type="eligible_student"),),
+            {},
+            "student is under 18: needs a parent's consent",
+            "student_under_18",
+        ),
+        (
+            (consent(),),
+            {"dob": None},
+            "student date of birth unknown: cannot check who may consent",
+            "student_dob_missing",
+        ),
     ],
 )
 def test_held_referral_gets_its_reason(consents, kwargs, reason, code):
@@ -154,7 +246,10 @@ def test_parent_consent_signed_before_18th_birthday_stops_on_it():
     dob = dt.date(2008, 11, 1)
     c = consent(signed_date=dt.date(2026, 9, 1))
     assert out(c, dob=dob, today=dt.date(2026, 10, 31)).allowed
-    assert out(c, dob=dob, today=dt.date(2026, 11, 1)).reason == "student is 18: needs the student's own consent"
+    assert (
+        out(c, dob=dob, today=dt.date(2026, 11, 1)).reason
+        == "student is 18: needs the student's own consent"
+    )
 
 
 def test_leap_day_birthday_turns_18_on_first_of_march_in_common_years():
@@ -164,7 +259,10 @@ def test_leap_day_birthday_turns_18_on_first_of_march_in_common_years():
 
 
 def test_mou_reason_wins_over_consent_reasons():
-    assert out(mou=mou(effective=dt.date(2025, 9, 1), expires=dt.date(2026, 9, 1))).reason == "MOU expired"
+    assert (
+        out(mou=mou(effective=dt.date(2025, 9, 1), expires=dt.date(2026, 9, 1))).reason
+        == "MOU expired"
+    )
 
 
 # ---------------------------------------------------------------- most informative reason
@@ -175,27 +273,35 @@ def test_revoked_consent_is_reported_not_awaiting_consent():
 
 
 def test_newer_revoked_consent_beats_older_expired_one():
-    old = consent(ssp_uid="old", signed_date=dt.date(2025, 9, 1), expiration_date=dt.date(2026, 6, 30))
+    old = consent(
+        ssp_uid="old", signed_date=dt.date(2025, 9, 1), expiration_date=dt.date(2026, 6, 30)
+    )
     new = consent(ssp_uid="new", signed_date=dt.date(2026, 9, 1), revoked_date=dt.date(2026, 10, 1))
     assert out(old, new).reason == "consent revoked"
     assert out(new, old).reason == "consent revoked"
 
 
 def test_renewal_awaiting_signature_is_reported_over_an_expired_consent():
-    old = consent(ssp_uid="old", signed_date=dt.date(2025, 9, 1), expiration_date=dt.date(2026, 6, 30))
+    old = consent(
+        ssp_uid="old", signed_date=dt.date(2025, 9, 1), expiration_date=dt.date(2026, 6, 30)
+    )
     draft = consent(ssp_uid="draft", signed_date=None)
     assert out(old, draft).reason == "consent not signed"
 
 
 def test_consent_of_the_right_direction_beats_a_newer_wrong_direction_one():
-    expired = consent(ssp_uid="a", signed_date=dt.date(2025, 9, 1), expiration_date=dt.date(2026, 6, 30))
+    expired = consent(
+        ssp_uid="a", signed_date=dt.date(2025, 9, 1), expiration_date=dt.date(2026, 6, 30)
+    )
     inbound_only = consent(ssp_uid="b", direction="from_partner", signed_date=dt.date(2026, 10, 1))
     assert out(expired, inbound_only).reason == "consent expired"
 
 
 def test_reason_is_the_same_whatever_the_order_of_consents():
-    cs = [consent(ssp_uid=str(i), signed_date=dt.date(2026, 9, 1), data_categories=frozenset(cats))
-          for i, cats in enumerate([{"identity"}, {"enrollment"}, {"referral", "enrollment"}])]
+    cs = [
+        consent(ssp_uid=str(i), signed_date=dt.date(2026, 9, 1), data_categories=frozenset(cats))
+        for i, cats in enumerate([{"identity"}, {"enrollment"}, {"referral", "enrollment"}])
+    ]
     assert out(*cs).reason == out(*reversed(cs)).reason == "consent does not cover identity"
 
 
@@ -216,15 +322,29 @@ def test_inbound_accepted_under_a_from_partner_consent():
     [
         ((), {}, "no consent on file for this partner"),
         ((consent(direction="to_partner"),), {}, "consent direction does not allow receiving"),
-        ((consent(data_categories=frozenset({"referral_status"})),), {}, "consent does not cover visit_summary"),
+        (
+            (consent(data_categories=frozenset({"referral_status"})),),
+            {},
+            "consent does not cover visit_summary",
+        ),
         ((consent(revoked_date=TODAY),), {}, "consent revoked"),
         ((consent(expiration_date=dt.date(2026, 1, 1)),), {}, "consent expired"),
-        ((consent(),), {"mou": mou(to_school=("referral_status",))},
-         "MOU does not allow visit_summary from the partner"),
-        ((consent(),), {"mou": mou(effective=dt.date(2025, 8, 1), expires=dt.date(2026, 1, 1))}, "MOU expired"),
+        (
+            (consent(),),
+            {"mou": mou(to_school=("referral_status",))},
+            "MOU does not allow visit_summary from the partner",
+        ),
+        (
+            (consent(),),
+            {"mou": mou(effective=dt.date(2025, 8, 1), expires=dt.date(2026, 1, 1))},
+            "MOU expired",
+        ),
         ((consent(),), {"dob": ADULT_DOB}, "student is 18: needs the student's own consent"),
-        ((consent(signer_type="eligible_student"),), {"dob": MINOR_DOB},
-         "student is under 18: needs a parent's consent"),
+        (
+            (consent(signer_type="eligible_student"),),
+            {"dob": MINOR_DOB},
+            "student is under 18: needs a parent's consent",
+        ),
     ],
 )
 def test_inbound_row_quarantined_with_reason(consents, kwargs, reason):
@@ -234,7 +354,9 @@ def test_inbound_row_quarantined_with_reason(consents, kwargs, reason):
 
 
 def test_minor_self_consent_accepts_status_from_the_minors_own_provider():
-    assert inbound(consent(signer_type="minor_self"), category="referral_status", dob=MINOR_DOB).accepted
+    assert inbound(
+        consent(signer_type="minor_self"), category="referral_status", dob=MINOR_DOB
+    ).accepted
     assert inbound(consent(signer_type="minor_self"), dob=ADULT_DOB).accepted
 
 
@@ -252,7 +374,8 @@ def test_revocations_due_lists_referrals_sent_under_revoked_consents():
     sent = {"c-r": ["ref-2", "ref-1"], "c-f": ["ref-3"], "c-a": ["ref-4"], "c-unknown": ["ref-5"]}
     due = revocations_due([revoked, future, active], sent, today=TODAY)
     assert [(d.referral_id, d.partner_id, d.consent.ssp_uid) for d in due] == [
-        ("ref-1", "cgc", "c-r"), ("ref-2", "cgc", "c-r"),
+        ("ref-1", "cgc", "c-r"),
+        ("ref-2", "cgc", "c-r"),
     ]
 
 
@@ -260,10 +383,20 @@ def test_revocations_due_lists_referrals_sent_under_revoked_consents():
 
 
 ROW = {
-    "id": "7", "studentsdcid": "101", "ssp_uid": "c-9", "partner_id": "cgc", "direction": "to_partner",
-    "data_categories": "identity, referral,Enrollment", "purpose": "Counseling referral",
-    "signer_type": "parent_guardian", "signed_date": "2026-09-01", "effective_date": "",
-    "expiration_date": "2027-06-30", "revoked_date": "", "form_version": "v2", "whenmodified": "2026-09-01 10:00:00",
+    "id": "7",
+    "studentsdcid": "101",
+    "ssp_uid": "c-9",
+    "partner_id": "cgc",
+    "direction": "to_partner",
+    "data_categories": "identity, referral,Enrollment",
+    "purpose": "Counseling referral",
+    "signer_type": "parent_guardian",
+    "signed_date": "2026-09-01",
+    "effective_date": "",
+    "expiration_date": "2027-06-30",
+    "revoked_date": "",
+    "form_version": "v2",
+    "whenmodified": "2026-09-01 10:00:00",
 }
 
 
@@ -271,7 +404,9 @@ def test_consent_from_row_parses_query_row():
     c = Consent.from_row(ROW)
     assert c.ssp_uid == "c-9" and c.student_dcid == "101" and c.partner_id == "cgc"
     assert c.data_categories == {"identity", "referral", "enrollment"}
-    assert c.signed_date == dt.date(2026, 9, 1) and c.effective_date is None and c.revoked_date is None
+    assert (
+        c.signed_date == dt.date(2026, 9, 1) and c.effective_date is None and c.revoked_date is None
+    )
     assert c.expiration_date == dt.date(2027, 6, 30) and c.form_version == "v2"
 
 

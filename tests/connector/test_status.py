@@ -7,8 +7,15 @@ import datetime as dt
 import pytest
 
 from connector.status import (
-    FHIR_TASK_STATUS, PARTNER_STATUSES, PROGRESS, STATUSES, TERMINAL_STATUSES, TRANSITIONS,
-    ReferralState, access_result, apply_update,
+    FHIR_TASK_STATUS,
+    PARTNER_STATUSES,
+    PROGRESS,
+    STATUSES,
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    ReferralState,
+    access_result,
+    apply_update,
 )
 from ssp.errors import RecordError
 
@@ -38,8 +45,14 @@ def test_first_partner_status_is_applied_and_dated():
 
 
 def test_referral_progresses_through_every_stage():
-    state = walk(("received", 1), ("accepted", 2), ("scheduled", 3), ("attended", 4), ("in_service", 5),
-                 ("completed", 9))
+    state = walk(
+        ("received", 1),
+        ("accepted", 2),
+        ("scheduled", 3),
+        ("attended", 4),
+        ("in_service", 5),
+        ("completed", 9),
+    )
     assert state.status == "completed" and state.access_result == "yes"
     assert state.first_service_date == day(4)
 
@@ -51,19 +64,28 @@ def test_stages_may_be_skipped_forwards():
 def test_status_never_moves_backwards():
     state = walk(("scheduled", 2))
     outcome = apply_update(state, "accepted", day(3))
-    assert outcome.kind == "invalid" and outcome.reason == "status cannot move from scheduled to accepted"
+    assert (
+        outcome.kind == "invalid"
+        and outcome.reason == "status cannot move from scheduled to accepted"
+    )
     assert outcome.state == state
 
 
 def test_completed_is_terminal():
     outcome = apply_update(walk(("completed", 2)), "accepted", day(5))
-    assert (outcome.kind, outcome.reason) == ("invalid", "status cannot move from completed to accepted")
+    assert (outcome.kind, outcome.reason) == (
+        "invalid",
+        "status cannot move from completed to accepted",
+    )
 
 
 @pytest.mark.parametrize("terminal", ["declined", "unable_to_contact", "cancelled"])
 def test_stopped_referral_cannot_restart(terminal):
     outcome = apply_update(walk((terminal, 2)), "scheduled", day(3))
-    assert outcome.kind == "invalid" and outcome.reason == f"status cannot move from {terminal} to scheduled"
+    assert (
+        outcome.kind == "invalid"
+        and outcome.reason == f"status cannot move from {terminal} to scheduled"
+    )
 
 
 def test_partner_cannot_decline_after_scheduling():
@@ -183,12 +205,33 @@ def test_transition_table_covers_every_status_and_terminals_have_no_exit():
 
 
 def test_fhir_task_status_mapping_follows_spec():
-    assert FHIR_TASK_STATUS["received"] == "requested" and FHIR_TASK_STATUS["declined"] == "rejected"
-    assert FHIR_TASK_STATUS["scheduled"] == "accepted" and FHIR_TASK_STATUS["in_service"] == "in-progress"
-    assert FHIR_TASK_STATUS["unable_to_contact"] == "failed" and FHIR_TASK_STATUS["cancelled"] == "cancelled"
-    referral_task_codes = {"draft", "requested", "accepted", "rejected", "cancelled", "in-progress", "on-hold",
-                           "failed", "completed", "entered-in-error"}
-    assert set(FHIR_TASK_STATUS) == set(STATUSES) and set(FHIR_TASK_STATUS.values()) <= referral_task_codes
+    assert (
+        FHIR_TASK_STATUS["received"] == "requested" and FHIR_TASK_STATUS["declined"] == "rejected"
+    )
+    assert (
+        FHIR_TASK_STATUS["scheduled"] == "accepted"
+        and FHIR_TASK_STATUS["in_service"] == "in-progress"
+    )
+    assert (
+        FHIR_TASK_STATUS["unable_to_contact"] == "failed"
+        and FHIR_TASK_STATUS["cancelled"] == "cancelled"
+    )
+    referral_task_codes = {
+        "draft",
+        "requested",
+        "accepted",
+        "rejected",
+        "cancelled",
+        "in-progress",
+        "on-hold",
+        "failed",
+        "completed",
+        "entered-in-error",
+    }
+    assert (
+        set(FHIR_TASK_STATUS) == set(STATUSES)
+        and set(FHIR_TASK_STATUS.values()) <= referral_task_codes
+    )
 
 
 def test_access_result_function():
@@ -199,13 +242,22 @@ def test_access_result_function():
 
 
 def test_state_from_row_and_changed_fields():
-    row = {"ssp_uid": "r-1", "status": "scheduled", "status_date": "2026-10-03", "status_reason": "",
-           "first_service_date": "", "access_result": "pending"}
+    row = {
+        "ssp_uid": "r-1",
+        "status": "scheduled",
+        "status_date": "2026-10-03",
+        "status_reason": "",
+        "first_service_date": "",
+        "access_result": "pending",
+    }
     state = ReferralState.from_row(row)
     assert state == ReferralState("scheduled", day(2), "", None, "pending")
     new = apply_update(state, "attended", day(4)).state
     assert new.changed_fields(state) == {
-        "STATUS": "attended", "STATUS_DATE": "2026-10-05", "FIRST_SERVICE_DATE": "2026-10-05", "ACCESS_RESULT": "yes",
+        "STATUS": "attended",
+        "STATUS_DATE": "2026-10-05",
+        "FIRST_SERVICE_DATE": "2026-10-05",
+        "ACCESS_RESULT": "yes",
     }
 
 

@@ -8,7 +8,13 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from connector.status import (
-    PARTNER_STATUSES, PROGRESS, SCHOOL_STATUSES, SERVICE_STATUSES, TRANSITIONS, ReferralState, apply_update,
+    PARTNER_STATUSES,
+    PROGRESS,
+    SCHOOL_STATUSES,
+    SERVICE_STATUSES,
+    TRANSITIONS,
+    ReferralState,
+    apply_update,
 )
 
 D = dt.date(2026, 10, 1)
@@ -17,8 +23,11 @@ STOPS = {"declined", "unable_to_contact", "cancelled"}
 
 updates = st.lists(
     st.tuples(
-        st.one_of(st.sampled_from(PARTNER_STATUSES), st.sampled_from(PARTNER_STATUSES),
-                  st.sampled_from((*SCHOOL_STATUSES, "bogus"))),
+        st.one_of(
+            st.sampled_from(PARTNER_STATUSES),
+            st.sampled_from(PARTNER_STATUSES),
+            st.sampled_from((*SCHOOL_STATUSES, "bogus")),
+        ),
         st.integers(0, 15),  # status date, days after D
         st.one_of(st.none(), st.integers(-3, 15)),  # first service date offset
         st.sampled_from(("", "", "note")),
@@ -29,7 +38,9 @@ updates = st.lists(
 
 def _well_formed(status: str, on: dt.date, fsd: dt.date | None) -> bool:
     no_service_yet = {"received", "accepted", "scheduled", "declined"}
-    return (status in PARTNER_STATUSES and (fsd is None or (fsd <= on and status not in no_service_yet)))
+    return status in PARTNER_STATUSES and (
+        fsd is None or (fsd <= on and status not in no_service_yet)
+    )
 
 
 @settings(max_examples=400, deadline=None)
@@ -42,17 +53,26 @@ def test_any_sequence_of_updates_keeps_the_rules(start, steps):
         fsd = None if fsd_offset is None else D + dt.timedelta(days=fsd_offset)
         before = state
         outcome = apply_update(state, status, on, fsd, reason)
-        older = (before.status not in SCHOOL_STATUSES and before.status_date is not None
-                 and on < before.status_date)
+        older = (
+            before.status not in SCHOOL_STATUSES
+            and before.status_date is not None
+            and on < before.status_date
+        )
 
         if outcome.kind != "applied":
             assert outcome.state == before  # nothing changes unless applied
         if _well_formed(status, on, fsd) and older:
             assert outcome.kind == "stale"  # stale updates are ignored
-        if (_well_formed(status, on, fsd) and status != before.status
-                and before.status_date is not None and on > before.status_date
-                and status not in TRANSITIONS[before.status]):
-            assert outcome.kind == "invalid" and outcome.reason  # forbidden transitions are quarantined
+        if (
+            _well_formed(status, on, fsd)
+            and status != before.status
+            and before.status_date is not None
+            and on > before.status_date
+            and status not in TRANSITIONS[before.status]
+        ):
+            assert (
+                outcome.kind == "invalid" and outcome.reason
+            )  # forbidden transitions are quarantined
         if outcome.kind == "invalid":
             assert outcome.reason
         event(outcome.kind)
@@ -72,7 +92,10 @@ def test_any_sequence_of_updates_keeps_the_rules(start, steps):
         expected = "yes" if served else ("no" if state.status in STOPS else "pending")
         assert state.access_result == expected
         if state.status in SERVICE_STATUSES:
-            assert state.first_service_date is not None and state.first_service_date <= state.status_date
+            assert (
+                state.first_service_date is not None
+                and state.first_service_date <= state.status_date
+            )
 
 
 @settings(max_examples=200, deadline=None)
