@@ -309,7 +309,8 @@ def _relevance(c: Consent, failure: _Failure) -> tuple[bool, dt.date, int, int, 
 def _choose(
     consents: Iterable[Consent], partner_id: str, ask: _Ask
 ) -> tuple[Consent | None, _Failure | None]:
-    """The best valid consent, or (None, the most informative failure); (None, None) if none exist."""
+    """The best valid consent, or (None, the most informative failure); (None, None) if there
+    is no consent for the partner at all."""
     valid: list[Consent] = []
     failing: list[tuple[Consent, _Failure]] = []
     for consent in consents:

@@ -13,7 +13,8 @@ machine (SDOHCC): a family re-engaged after a terminal outcome is a new referral
     new, sent   -> any partner status (a crash may leave a sent referral still marked `new`)
     received    -> accepted, scheduled, attended, in_service, completed, declined,
                    unable_to_contact, cancelled
-    accepted    -> scheduled, attended, in_service, completed, declined, unable_to_contact, cancelled
+    accepted    -> scheduled, attended, in_service, completed, declined, unable_to_contact,
+                   cancelled
     scheduled   -> attended, in_service, completed, unable_to_contact, cancelled
     attended    -> in_service, completed, unable_to_contact, cancelled
     in_service  -> completed, unable_to_contact, cancelled
@@ -137,7 +138,7 @@ class ReferralState:
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> ReferralState:
-        """From a referrals-query row (lower-case keys); RecordError names the referral and field."""
+        """From a referrals-query row (lower-case keys); RecordError names referral and field."""
         name = f"referral {(row.get('ssp_uid') or row.get('id') or '?').strip()}"
         status = (row.get("status") or "").strip().lower() or "new"
         dates: dict[str, dt.date | None] = {}

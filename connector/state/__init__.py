@@ -36,7 +36,12 @@ the effect it records:
                 the plan, the records are planned again). `plan_outbound` refuses while a partner
                 has unsettled plans. Records `written` but not `recorded` still need step 4, which
                 is idempotent (PUT of the same values). A record already written or recorded is
-                never planned again, so it is never written to the outbox twice.
+                never planned again, so it is never written to the outbox twice. The feed should
+                copy the file to its archive right AFTER the rename (never before: an archived
+                file that never reached the outbox would count as sent), so a file the partner
+                has already collected is still found; the one window left, a crash between the
+                rename and that copy while the partner collects the file, resends the record
+                (same referral_id) rather than losing it.
 * disclosures   `add_disclosure` is idempotent on SSP_UID (derive it deterministically).
                 Pushing to PowerSchool: `begin_push(uid)`, POST, `mark_pushed(uid, ps_id)`. An
                 entry with `push_started` but not `pushed` may or may not exist in PowerSchool:

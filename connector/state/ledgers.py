@@ -12,6 +12,8 @@ from ssp.errors import RunError
 
 __all__ = ["OutboundLedger", "Disclosures", "InboundLedger"]
 
+_ROW_COLUMNS = "partner_id, batch, row_number, natural_key, row_hash, outcome, detail, processed_at"
+
 
 class Disclosures(Database):
     """Local 99.32 entries, and their push to U_SSP_DISCLOSURES."""
@@ -48,20 +50,21 @@ class Disclosures(Database):
 
     def _disclosures(self, where: str, args: Sequence[Any]) -> list[Disclosure]:
         rows = self._db.execute(
-            f"SELECT {self._DISC_COLUMNS} FROM disclosures WHERE {where} ORDER BY disclosed_at, ssp_uid",
+            f"SELECT {self._DISC_COLUMNS} FROM disclosures WHERE {where} "
+            "ORDER BY disclosed_at, ssp_uid",
             args,
         ).fetchall()
-        return [
-            Disclosure(
-                *r[:6],
-                tuple(c for c in r[6].split(",") if c),
-                *r[7:11],
-                push_started=bool(r[11]),
-                pushed=bool(r[12]),
-                ps_id=r[13],
+        keys = [k.strip() for k in self._DISC_COLUMNS.split(",")]
+        found = []
+        for row in rows:
+            values = dict(zip(keys, row, strict=True))
+            values["data_categories"] = tuple(c for c in values["data_categories"].split(",") if c)
+            values["push_started"], values["pushed"] = (
+                bool(values["push_started"]),
+                bool(values["pushed"]),
             )
-            for r in rows
-        ]
+            found.append(Disclosure(**values))
+        return found
 
     def add_disclosure(self, disclosure: Disclosure) -> bool:
         """Add a local 99.32 entry; False if one with that SSP_UID exists (the first one stays)."""
@@ -113,7 +116,8 @@ class OutboundLedger(Disclosures):
 
     def _outbound(self, where: str, args: Sequence[Any]) -> list[OutboundEntry]:
         rows = self._db.execute(
-            f"SELECT {self._OUT_COLUMNS} FROM outbound WHERE {where} ORDER BY partner_id, kind, record_id",
+            f"SELECT {self._OUT_COLUMNS} FROM outbound WHERE {where} "
+            "ORDER BY partner_id, kind, record_id",
             args,
         ).fetchall()
         return [OutboundEntry(*r) for r in rows]
@@ -178,8 +182,8 @@ class OutboundLedger(Disclosures):
     def mark_written(
         self, partner_id: str, file_name: str, *, disclosures: Iterable[Disclosure] = ()
     ) -> int:
-        """The file is in the outbox (after the atomic rename): its records become `written`, and the
-        local disclosure entries are added in the same transaction. Returns the records marked."""
+        """The file is in the outbox (after the atomic rename): its records become `written`,
+        and the local disclosure entries are added in the same transaction. Returns the count."""
         with self._tx() as db:
             count = db.execute(
                 "UPDATE outbound SET state = 'written', written_at = ? "
@@ -317,7 +321,7 @@ class InboundLedger(Database):
     def inbound_rows(self, partner_id: str, batch: str) -> dict[int, InboundRow]:
         """Rows of a batch already processed, by row number (skip these after a crash)."""
         rows = self._db.execute(
-            "SELECT partner_id, batch, row_number, natural_key, row_hash, outcome, detail, processed_at "
+            f"SELECT {_ROW_COLUMNS} "
             "FROM inbound_rows WHERE partner_id = ? AND batch = ? ORDER BY row_number",
             (partner_id, batch),
         ).fetchall()
@@ -328,7 +332,7 @@ class InboundLedger(Database):
     ) -> InboundRow | None:
         """The first time this exact record (key and content) was processed, in any batch."""
         row = self._db.execute(
-            "SELECT partner_id, batch, row_number, natural_key, row_hash, outcome, detail, processed_at "
+            f"SELECT {_ROW_COLUMNS} "
             "FROM inbound_rows WHERE partner_id = ? AND natural_key = ? AND row_hash = ? "
             "ORDER BY processed_at, batch, row_number LIMIT 1",
             (partner_id, natural_key, row_hash),

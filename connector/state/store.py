@@ -30,7 +30,8 @@ class StateStore(OutboundLedger, InboundLedger):
             if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
                 raise RunError(f"run {run_id} was already started")
             db.execute(
-                "INSERT INTO runs (run_id, started_at, dry_run, partner_filter) VALUES (?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, started_at, dry_run, partner_filter) "
+                "VALUES (?, ?, ?, ?)",
                 (run_id, started_at, int(dry_run), partner_filter),
             )
 
@@ -154,7 +155,8 @@ class StateStore(OutboundLedger, InboundLedger):
             self._now(),
         )
         db.execute(
-            "INSERT OR REPLACE INTO mirrors (kind, ssp_uid, ps_id, student_dcid, partner_id, status, "
+            "INSERT OR REPLACE INTO mirrors "
+            "(kind, ssp_uid, ps_id, student_dcid, partner_id, status, "
             "partner_visit_id, whenmodified, content_hash, row_json, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
@@ -168,10 +170,17 @@ class StateStore(OutboundLedger, InboundLedger):
 
     def _mirror_rows(self, where: str, args: Sequence[Any]) -> list[MirrorRow]:
         rows = self._db.execute(
-            f"SELECT {self._MIRROR_COLUMNS} FROM mirrors WHERE {where} ORDER BY whenmodified, ssp_uid",
+            f"SELECT {self._MIRROR_COLUMNS} FROM mirrors WHERE {where} "
+            "ORDER BY whenmodified, ssp_uid",
             args,
         ).fetchall()
-        return [MirrorRow(*r[:9], row=json.loads(r[9])) for r in rows]
+        keys = [k.strip() for k in self._MIRROR_COLUMNS.split(",")]
+        found = []
+        for row in rows:
+            values = dict(zip(keys, row, strict=True))
+            values["row"] = json.loads(values.pop("row_json"))
+            found.append(MirrorRow(**values))
+        return found
 
     def get(self, kind: str, ssp_uid: str) -> MirrorRow | None:
         found = self._mirror_rows("kind = ? AND ssp_uid = ?", (kind, ssp_uid))

@@ -88,7 +88,7 @@ def test_any_sequence_of_updates_keeps_the_rules(start, steps):
             if before.first_service_date is not None:  # never moved later once set
                 assert state.first_service_date is not None
                 assert state.first_service_date <= before.first_service_date
-        # ACCESS_RESULT: yes once served (and for good), no after a stop without service, else pending.
+        # ACCESS_RESULT: yes once served (for good), no after a stop without service, else pending.
         expected = "yes" if served else ("no" if state.status in STOPS else "pending")
         assert state.access_result == expected
         if state.status in SERVICE_STATUSES:
