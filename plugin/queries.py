@@ -217,9 +217,17 @@ def connector_queries(cat: Catalogue, namespace: str) -> tuple[Query, ...]:
 
 
 def table_reads(cat: Catalogue) -> dict[str, tuple[str, ...]]:
-    """Fields read directly through GET /ws/schema/table/{table}."""
+    """Fields read directly through GET /ws/schema/table/{table}.
+
+    The partner directory is read whole; for the tables the connector inserts into, the row ID is
+    looked up by SSP_UID after an ambiguous failure, so a retried insert never duplicates a row.
+    """
     partners = cat.table("U_SSP_PARTNERS")
-    return {partners.name: ("ID", *partners.field_names)}
+    return {
+        partners.name: ("ID", *partners.field_names),
+        "U_SSP_VISITS": ("ID", "SSP_UID"),
+        "U_SSP_DISCLOSURES": ("ID", "SSP_UID"),
+    }
 
 
 def table_writes(cat: Catalogue) -> dict[str, tuple[str, ...]]:
