@@ -98,6 +98,9 @@ class PartnerMapping:
     notice_template: str
     kinds: dict[str, KindSpec]
 
+    def __repr__(self) -> str:
+        return f"PartnerMapping({self.name!r}, source={self.source!r})"
+
     @property
     def _utf8(self) -> bool:
         return self.encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")

@@ -47,6 +47,9 @@ class InboundRow(NamedTuple):
     problem: str | None = None
     extra: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:  # values may hold names and notes: never in a log line
+        return f"InboundRow(number={self.number}, problem={self.problem!r}, fields={len(self.values)})"
+
 
 @runtime_checkable
 class InboundBatch(Protocol):

@@ -38,7 +38,8 @@ __all__ = [
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _PLAIN_NUMBER = re.compile(r"^[+\-\uff0b\uff0d]?[0-9][0-9 ().\-]*$")
 _SAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_DOTS = re.compile(r"\.{2,}")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
@@ -68,10 +69,11 @@ def safe_component(name: str, *, max_length: int = 120) -> str:
     """A file-name component built from `name` that is safe on Linux and Windows.
 
     Only letters, digits, `.`, `_` and `-` survive; runs of anything else become `_`; leading
-    dots and trailing dots are removed (no hidden files, no `..`); Windows device names are
+    and trailing dots are removed, runs of dots collapsed and leading dashes dropped (no hidden
+    files, no `..`, nothing a shell tool would take for an option); Windows device names are
     prefixed. The result is never empty.
     """
-    cleaned = _SAFE_CHARS.sub("_", name).strip("._") or "file"
+    cleaned = _DOTS.sub(".", _SAFE_CHARS.sub("_", name)).lstrip("._-").rstrip("._") or "file"
     stem = cleaned.split(".", 1)[0].upper()
     if stem in _WINDOWS_RESERVED:
         cleaned = "_" + cleaned

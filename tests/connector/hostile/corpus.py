@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 TODAY = dt.date(2026, 9, 15)
 STATUS_HEADER = ("referral_id", "status", "status_date", "first_service_date", "status_reason")
@@ -259,6 +260,20 @@ def bhcare_status() -> Case:
                                   "status_updates_1.csv": status_file(*GOOD)},
                 ((1, None), (2, None), (3, "status: unknown code 'received'"), (4, None)),
                 mapping="bhcare", left=("status_updates_1.csv",), batches=1)
+
+
+def write_status_rows(path: Path, rows: int, *, bad_every: int = 0, pad: int = 60) -> int:
+    """Stream a generic status-update file of `rows` data rows to `path` (for memory tests and bench/).
+
+    Every `bad_every`-th row (if set) has an unknown status code, so it is quarantined. Returns
+    the file size in bytes. Nothing is held in memory, so a 1,000,000-row file costs nothing here.
+    """
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(STATUS_HEADER) + "\r\n")
+        for i in range(rows):
+            status = "XYZ" if bad_every and i % bad_every == bad_every - 1 else "accepted"
+            fh.write(f"R-{i},{status},2026-09-0{1 + i % 9},,note {i} {'.' * pad}\r\n")
+    return path.stat().st_size
 
 
 def all_cases() -> list[Case]:
