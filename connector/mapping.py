@@ -22,7 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from connector.mapping_file import SECTION_COLUMNS, CodeTable, KindSpec, compile_kinds, parse_mapping_file
+from connector.mapping_file import (
+    SECTION_COLUMNS,
+    CodeTable,
+    KindSpec,
+    compile_kinds,
+    parse_mapping_file,
+)
 from connector.mapping_values import DateFormat, Problem, TimeFormat, check_id, check_text, show
 from connector.records import OutboundReferral, PartnerVisit, Provenance, Revocation, StatusUpdate
 from plugin.catalogue import Catalogue, load_catalogue
@@ -56,15 +62,20 @@ def packaged_mappings() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_mapping(name_or_path: str, *, base_dir: Path, catalogue: Catalogue | None = None) -> PartnerMapping:
+def load_mapping(
+    name_or_path: str, *, base_dir: Path, catalogue: Catalogue | None = None
+) -> PartnerMapping:
     """Load and validate a mapping. ConfigError (exit 2) names the file and the key."""
     if re.match(r"^[a-z0-9_-]+$", name_or_path):
         source = f"field_mappings/partners/{name_or_path}.toml"
         entry = resources.files("field_mappings").joinpath("partners", f"{name_or_path}.toml")
         if not entry.is_file():
             known = ", ".join(packaged_mappings())
-            raise ConfigError(f"no packaged mapping '{name_or_path}' (packaged: {known}; or give a "
-                              "path to a .toml file)", file=source)
+            raise ConfigError(
+                f"no packaged mapping '{name_or_path}' (packaged: {known}; or give a "
+                "path to a .toml file)",
+                file=source,
+            )
         raw = parse_toml(entry.read_text("utf-8"), source)
     else:
         path = Path(name_or_path)
@@ -76,10 +87,16 @@ def load_mapping(name_or_path: str, *, base_dir: Path, catalogue: Catalogue | No
     kinds = compile_kinds(model, catalogue or known_catalogue, known_catalogue, source)
     common = model.mapping
     return PartnerMapping(
-        name=common.name, source=source, encoding=common.encoding, delimiter=common.delimiter,
-        list_separator=common.list_separator, write_bom=common.write_bom,
-        dates=DateFormat(common.date_formats), times=TimeFormat(common.time_formats),
-        notice_template=model.notice.file, kinds=kinds,
+        name=common.name,
+        source=source,
+        encoding=common.encoding,
+        delimiter=common.delimiter,
+        list_separator=common.list_separator,
+        write_bom=common.write_bom,
+        dates=DateFormat(common.date_formats),
+        times=TimeFormat(common.time_formats),
+        notice_template=model.notice.file,
+        kinds=kinds,
     )
 
 
@@ -127,38 +144,65 @@ class PartnerMapping:
         return self.notice_template.replace("{run_id}", run_id)
 
     # ----------------------------------------------------------------- inbound
-    def parse_inbound(self, kind: InboundKind, row: Mapping[str, str], prov: Provenance, *,
-                      today: dt.date | None = None) -> StatusUpdate | PartnerVisit:
+    def parse_inbound(
+        self,
+        kind: InboundKind,
+        row: Mapping[str, str],
+        prov: Provenance,
+        *,
+        today: dt.date | None = None,
+    ) -> StatusUpdate | PartnerVisit:
         if kind == "status_update":
             return self.parse_status_update(row, prov, today=today)
         return self.parse_visit(row, prov, today=today)
 
-    def parse_status_update(self, row: Mapping[str, str], prov: Provenance, *,
-                            today: dt.date | None = None) -> StatusUpdate:
+    def parse_status_update(
+        self, row: Mapping[str, str], prov: Provenance, *, today: dt.date | None = None
+    ) -> StatusUpdate:
         """A partner row -> StatusUpdate, or RecordError naming the field and the reason."""
         v = self._read("status_update", row, prov, today)
-        return StatusUpdate(v["referral_id"], v["status"], v["status_date"], v["first_service_date"],
-                            v["status_reason"] or "", prov)
+        return StatusUpdate(
+            v["referral_id"],
+            v["status"],
+            v["status_date"],
+            v["first_service_date"],
+            v["status_reason"] or "",
+            prov,
+        )
 
-    def parse_visit(self, row: Mapping[str, str], prov: Provenance, *,
-                    today: dt.date | None = None) -> PartnerVisit:
+    def parse_visit(
+        self, row: Mapping[str, str], prov: Provenance, *, today: dt.date | None = None
+    ) -> PartnerVisit:
         """A partner row -> PartnerVisit, or RecordError naming the field and the reason."""
         v = self._read("visit", row, prov, today)
         time_in, time_out = v["time_in"] or "", v["time_out"] or ""
         if time_in and time_out and time_out < time_in:
             raise _error(prov, "time_out", f"{time_out} is before time_in {time_in}")
-        return PartnerVisit(v["partner_visit_id"], v["student_number"], v["referral_id"] or "", v["visit_date"],
-                            time_in, time_out, v["service_codes"] or (), v["purpose_code"] or "",
-                            v["clinician_name"] or "", prov)
+        return PartnerVisit(
+            v["partner_visit_id"],
+            v["student_number"],
+            v["referral_id"] or "",
+            v["visit_date"],
+            time_in,
+            time_out,
+            v["service_codes"] or (),
+            v["purpose_code"] or "",
+            v["clinician_name"] or "",
+            prov,
+        )
 
-    def _read(self, kind: str, row: Mapping[str, str], prov: Provenance, today: dt.date | None) -> dict[str, Any]:
+    def _read(
+        self, kind: str, row: Mapping[str, str], prov: Provenance, today: dt.date | None
+    ) -> dict[str, Any]:
         """Every canonical field of `kind` parsed, in column order; the first bad one raises."""
         latest = (today or dt.date.today()) + _ONE_DAY
         out: dict[str, Any] = {}
         for field, column, folded, parse, required in self._plans[kind]:
             text = row.get(column)
             if text is None:  # tolerate a header that differs in case or surrounding spaces
-                text = next((val for key, val in row.items() if key.strip().casefold() == folded), "")
+                text = next(
+                    (val for key, val in row.items() if key.strip().casefold() == folded), ""
+                )
             text = text.strip() if text else ""
             if not text:
                 if required:
@@ -176,29 +220,51 @@ class PartnerMapping:
 
     @functools.cached_property
     def _plans(self) -> dict[str, tuple[_Step, ...]]:
-        """Per inbound kind: (field, partner column, its casefold, parser, required) in column order."""
+        """Per inbound kind: (field, partner column, casefolded, parser, required), column order."""
+
         def code(kind: str, field: str) -> Callable[[str], Any]:
             table = self.kinds[kind].codes[field]
             return functools.partial(self._codes if table.multi else self._code, table)
 
         parsers: dict[str, dict[str, Callable[[str], Any]]] = {
             "status_update": {
-                "referral_id": functools.partial(check_id, pattern=_REFERRAL_ID, what="referral id"),
+                "referral_id": functools.partial(
+                    check_id, pattern=_REFERRAL_ID, what="referral id"
+                ),
                 "status": code("status_update", "status"),
-                "status_date": self._date, "first_service_date": self._date,
-                "status_reason": functools.partial(check_text, max_length=200)},
+                "status_date": self._date,
+                "first_service_date": self._date,
+                "status_reason": functools.partial(check_text, max_length=200),
+            },
             "visit": {
                 "partner_visit_id": functools.partial(check_id, pattern=_VISIT_ID, what="visit id"),
-                "student_number": functools.partial(check_id, pattern=_STUDENT_NUMBER, what="student number",
-                                                    echo=False),
-                "referral_id": functools.partial(check_id, pattern=_REFERRAL_ID, what="referral id"),
-                "visit_date": self._date, "time_in": self.times.parse, "time_out": self.times.parse,
-                "service_codes": code("visit", "service_codes"), "purpose_code": code("visit", "purpose_code"),
-                "clinician_name": functools.partial(check_text, max_length=80)},
+                "student_number": functools.partial(
+                    check_id, pattern=_STUDENT_NUMBER, what="student number", echo=False
+                ),
+                "referral_id": functools.partial(
+                    check_id, pattern=_REFERRAL_ID, what="referral id"
+                ),
+                "visit_date": self._date,
+                "time_in": self.times.parse,
+                "time_out": self.times.parse,
+                "service_codes": code("visit", "service_codes"),
+                "purpose_code": code("visit", "purpose_code"),
+                "clinician_name": functools.partial(check_text, max_length=80),
+            },
         }
-        return {kind: tuple((f, self.kinds[kind].columns[f], self.kinds[kind].columns[f].casefold(), parse,
-                             f in _REQUIRED[kind]) for f, parse in fields.items())
-                for kind, fields in parsers.items()}
+        return {
+            kind: tuple(
+                (
+                    f,
+                    self.kinds[kind].columns[f],
+                    self.kinds[kind].columns[f].casefold(),
+                    parse,
+                    f in _REQUIRED[kind],
+                )
+                for f, parse in fields.items()
+            )
+            for kind, fields in parsers.items()
+        }
 
     def _date(self, text: str) -> dt.date:
         day = self.dates.parse(text)
@@ -209,12 +275,20 @@ class PartnerMapping:
     def _code(self, table: CodeTable, text: str) -> str:
         canonical = table.from_partner.get(text.casefold())
         if canonical is None:
-            if not table.explicit and text.casefold() in ("new", "sent") and table.choice == "referral_status":
-                raise Problem(f"'{text}' is a school-side status; a partner reports received..cancelled")
+            if (
+                not table.explicit
+                and text.casefold() in ("new", "sent")
+                and table.choice == "referral_status"
+            ):
+                raise Problem(
+                    f"'{text}' is a school-side status; a partner reports received..cancelled"
+                )
             raise Problem(f"unknown code {show(text)}")
         if canonical in table.retired:
-            raise Problem(f"{show(text)} means '{canonical}', which is no longer in the district's "
-                          f"{table.choice} list")
+            raise Problem(
+                f"{show(text)} means '{canonical}', which is no longer in the district's "
+                f"{table.choice} list"
+            )
         return canonical
 
     def _codes(self, table: CodeTable, text: str) -> tuple[str, ...]:
@@ -229,7 +303,9 @@ class PartnerMapping:
     def outbound_revocation_row(self, rev: Revocation) -> dict[str, str]:
         return self._outbound("revocation", rev.as_row(), rev.referral_id)
 
-    def outbound_row(self, kind: OutboundKind, record: OutboundReferral | Revocation) -> dict[str, str]:
+    def outbound_row(
+        self, kind: OutboundKind, record: OutboundReferral | Revocation
+    ) -> dict[str, str]:
         return self._outbound(_OUTBOUND_SECTION[kind], record.as_row(), record.referral_id)
 
     def _outbound(self, section: str, values: dict[str, str], record_id: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ import codecs
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,8 +34,14 @@ from ssp.errors import ConfigError
 from ssp.tomlfile import validate_model
 
 __all__ = [
-    "MappingFile", "CodeTable", "KindSpec", "parse_mapping_file", "compile_kinds",
-    "SECTION_COLUMNS", "CODE_FIELDS", "SCHOOL_SIDE_STATUSES",
+    "MappingFile",
+    "CodeTable",
+    "KindSpec",
+    "parse_mapping_file",
+    "compile_kinds",
+    "SECTION_COLUMNS",
+    "CODE_FIELDS",
+    "SCHOOL_SIDE_STATUSES",
 ]
 
 Section = Literal["status_update", "visit", "referral", "revocation"]
@@ -101,13 +107,17 @@ class MappingFile(_Model):
     notice: _Notice = _Notice()
 
 
-DEFAULT_FILES: dict[str, tuple[str, ...]] = {"status_update": ("status_updates*.csv",), "visit": ("visits*.csv",)}
+DEFAULT_FILES: dict[str, tuple[str, ...]] = {
+    "status_update": ("status_updates*.csv",),
+    "visit": ("visits*.csv",),
+}
 DEFAULT_TEMPLATES = {"referral": "referrals_{run_id}.csv", "revocation": "revocations_{run_id}.csv"}
 
 
 @dataclass(frozen=True)
 class CodeTable:
-    """One translated field: canonical -> written partner code, partner code (casefolded) -> canonical."""
+    """One translated field: canonical -> written partner code; partner code (casefolded) ->
+    canonical."""
 
     field: str
     choice: str
@@ -126,7 +136,7 @@ class KindSpec:
     template: str = ""  # outbound name template
 
 
-def parse_mapping_file(raw: dict, source: str) -> MappingFile:
+def parse_mapping_file(raw: dict[str, Any], source: str) -> MappingFile:
     model = validate_model(MappingFile, raw, source)
     _check_common(model.mapping, source)
     _check_template(model.notice.file, ".txt", source, "notice.file")
@@ -134,25 +144,38 @@ def parse_mapping_file(raw: dict, source: str) -> MappingFile:
 
 
 def _check_common(common: _Common, source: str) -> None:
-    if len(common.delimiter) != 1 or common.delimiter in "\"\r\n":
-        raise ConfigError("must be one character other than a quote or a line break",
-                          file=source, key="mapping.delimiter")
-    if len(common.list_separator) != 1 or common.list_separator in "\"\r\n":
+    if len(common.delimiter) != 1 or common.delimiter in '"\r\n':
+        raise ConfigError(
+            "must be one character other than a quote or a line break",
+            file=source,
+            key="mapping.delimiter",
+        )
+    if len(common.list_separator) != 1 or common.list_separator in '"\r\n':
         raise ConfigError("must be one character", file=source, key="mapping.list_separator")
     try:
         info = codecs.lookup(common.encoding)
     except LookupError:
-        raise ConfigError(f"unknown encoding '{common.encoding}'", file=source, key="mapping.encoding") from None
-    if "16" in info.name or "32" in info.name or "a,\n\"".encode(info.name) != b"a,\n\"":
-        raise ConfigError("must be an ASCII-compatible encoding such as utf-8 or cp1252",
-                          file=source, key="mapping.encoding")
-    for key, formats in (("date_formats", common.date_formats), ("time_formats", common.time_formats)):
+        raise ConfigError(
+            f"unknown encoding '{common.encoding}'", file=source, key="mapping.encoding"
+        ) from None
+    if "16" in info.name or "32" in info.name or 'a,\n"'.encode(info.name) != b'a,\n"':
+        raise ConfigError(
+            "must be an ASCII-compatible encoding such as utf-8 or cp1252",
+            file=source,
+            key="mapping.encoding",
+        )
+    for key, formats in (
+        ("date_formats", common.date_formats),
+        ("time_formats", common.time_formats),
+    ):
         for i, fmt in enumerate(formats):
             _check_format(fmt, source, f"mapping.{key}[{i}]", time=key == "time_formats")
 
 
 def _check_format(fmt: str, source: str, key: str, *, time: bool) -> None:
-    sample = dt.datetime(2026, 12, 31, 13, 45) if time else dt.datetime.combine(_SAMPLE_DAY, dt.time())
+    sample = (
+        dt.datetime(2026, 12, 31, 13, 45) if time else dt.datetime.combine(_SAMPLE_DAY, dt.time())
+    )
     try:
         back = dt.datetime.strptime(sample.strftime(fmt), fmt)
     except ValueError:
@@ -166,15 +189,20 @@ def _check_format(fmt: str, source: str, key: str, *, time: bool) -> None:
 
 def _check_template(template: str, suffix: str, source: str, key: str) -> None:
     if template.count("{run_id}") != 1 or not template.endswith(suffix):
-        raise ConfigError(f"must contain {{run_id}} once and end with {suffix}", file=source, key=key)
+        raise ConfigError(
+            f"must contain {{run_id}} once and end with {suffix}", file=source, key=key
+        )
     try:
         require_plain_name(template.replace("{run_id}", "0" * 36))
     except ValueError:
-        raise ConfigError("only letters, digits, '.', '_' and '-' besides {run_id}",
-                          file=source, key=key) from None
+        raise ConfigError(
+            "only letters, digits, '.', '_' and '-' besides {run_id}", file=source, key=key
+        ) from None
 
 
-def compile_kinds(model: MappingFile, catalogue: Catalogue, known: Catalogue, source: str) -> dict[str, KindSpec]:
+def compile_kinds(
+    model: MappingFile, catalogue: Catalogue, known: Catalogue, source: str
+) -> dict[str, KindSpec]:
     """Check every section against the canonical columns and the catalogue; build lookups.
 
     `catalogue` is the district's (edited) catalogue, `known` the packaged one: a code table may
@@ -202,23 +230,38 @@ def _columns(section: str, renames: dict[str, str], source: str) -> dict[str, st
     for name, column in renames.items():
         key = f"{section}.columns.{name}"
         if name not in canonical:
-            raise ConfigError(f"unknown field '{name}' (fields: {', '.join(canonical)})", file=source, key=key)
-        if not column.strip() or column != column.strip() or any(c in column for c in "\r\n\"\x00"):
-            raise ConfigError("a column name must be non-empty text without quotes, line breaks "
-                              "or surrounding spaces", file=source, key=key)
+            raise ConfigError(
+                f"unknown field '{name}' (fields: {', '.join(canonical)})", file=source, key=key
+            )
+        if not column.strip() or column != column.strip() or any(c in column for c in '\r\n"\x00'):
+            raise ConfigError(
+                "a column name must be non-empty text without quotes, line breaks "
+                "or surrounding spaces",
+                file=source,
+                key=key,
+            )
     columns = {name: renames.get(name, name) for name in canonical}
     seen: dict[str, str] = {}
     for name, column in columns.items():
         folded = column.casefold()
         if folded in seen:
-            raise ConfigError(f"column '{column}' is used for both {seen[folded]} and {name}",
-                              file=source, key=f"{section}.columns.{name}")
+            raise ConfigError(
+                f"column '{column}' is used for both {seen[folded]} and {name}",
+                file=source,
+                key=f"{section}.columns.{name}",
+            )
         seen[folded] = name
     return columns
 
 
-def _codes(section: str, tables: dict[str, dict[str, CodeValue]], separator: str,
-           catalogue: Catalogue, known: Catalogue, source: str) -> dict[str, CodeTable]:
+def _codes(
+    section: str,
+    tables: dict[str, dict[str, CodeValue]],
+    separator: str,
+    catalogue: Catalogue,
+    known: Catalogue,
+    source: str,
+) -> dict[str, CodeTable]:
     out: dict[str, CodeTable] = {}
     for (sec, field), (choice, multi) in CODE_FIELDS.items():
         if sec != section:
@@ -234,8 +277,12 @@ def _codes(section: str, tables: dict[str, dict[str, CodeValue]], separator: str
     for field in tables:
         if (section, field) not in CODE_FIELDS:
             fields = [f for (s, f) in CODE_FIELDS if s == section]
-            raise ConfigError(f"'{field}' has no codes to translate (translated here: "
-                              f"{', '.join(fields) or 'none'})", file=source, key=f"{section}.codes.{field}")
+            raise ConfigError(
+                f"'{field}' has no codes to translate (translated here: "
+                f"{', '.join(fields) or 'none'})",
+                file=source,
+                key=f"{section}.codes.{field}",
+            )
     return out
 
 
@@ -246,18 +293,31 @@ def _allowed_codes(catalogue: Catalogue, choice: str) -> set[str]:
 
 def _identity_table(field: str, choice: str, multi: bool, catalogue: Catalogue) -> CodeTable:
     codes = _allowed_codes(catalogue, choice)
-    return CodeTable(field, choice, multi, False, {c: c for c in codes}, {c.casefold(): c for c in codes})
+    return CodeTable(
+        field, choice, multi, False, {c: c for c in codes}, {c.casefold(): c for c in codes}
+    )
 
 
-def _explicit_table(section: str, field: str, choice: str, multi: bool, table: dict[str, CodeValue],
-                    allowed: set[str], separator: str, source: str) -> CodeTable:
+def _explicit_table(
+    section: str,
+    field: str,
+    choice: str,
+    multi: bool,
+    table: dict[str, CodeValue],
+    allowed: set[str],
+    separator: str,
+    source: str,
+) -> CodeTable:
     to_partner: dict[str, str] = {}
     from_partner: dict[str, str] = {}
     for canonical, value in table.items():
         key = f"{section}.codes.{field}.{canonical}"
         if canonical not in allowed:
-            raise ConfigError(f"'{canonical}' is not a {choice} code (codes: {', '.join(sorted(allowed))})",
-                              file=source, key=key)
+            raise ConfigError(
+                f"'{canonical}' is not a {choice} code (codes: {', '.join(sorted(allowed))})",
+                file=source,
+                key=key,
+            )
         partner_codes = [value] if isinstance(value, str) else list(value)
         if not partner_codes:
             raise ConfigError("give at least one partner code", file=source, key=key)
@@ -265,28 +325,50 @@ def _explicit_table(section: str, field: str, choice: str, multi: bool, table: d
             _check_partner_code(code, multi, separator, source, key)
             folded = code.strip().casefold()
             if folded in from_partner and from_partner[folded] != canonical:
-                raise ConfigError(f"partner code '{code}' is also used for '{from_partner[folded]}'",
-                                  file=source, key=key)
+                raise ConfigError(
+                    f"partner code '{code}' is also used for '{from_partner[folded]}'",
+                    file=source,
+                    key=key,
+                )
             from_partner[folded] = canonical
         to_partner[canonical] = partner_codes[0]
     return CodeTable(field, choice, multi, True, to_partner, from_partner)
 
 
 def _check_partner_code(code: str, multi: bool, separator: str, source: str, key: str) -> None:
-    if not code.strip() or code != code.strip() or len(code) > 40 or any(c in code for c in "\r\n\"\x00"):
-        raise ConfigError("a partner code is 1-40 characters without quotes, line breaks or "
-                          "surrounding spaces", file=source, key=key)
+    if (
+        not code.strip()
+        or code != code.strip()
+        or len(code) > 40
+        or any(c in code for c in '\r\n"\x00')
+    ):
+        raise ConfigError(
+            "a partner code is 1-40 characters without quotes, line breaks or surrounding spaces",
+            file=source,
+            key=key,
+        )
     if multi and separator in code:
-        raise ConfigError(f"a code of a list field may not contain the list separator '{separator}'",
-                          file=source, key=key)
+        raise ConfigError(
+            f"a code of a list field may not contain the list separator '{separator}'",
+            file=source,
+            key=key,
+        )
 
 
 def _check_patterns(section: str, patterns: tuple[str, ...], source: str) -> None:
     for i, pattern in enumerate(patterns):
         key = f"{section}.files[{i}]"
         if not re.match(r"^[A-Za-z0-9*?._\-\[\]!]+$", pattern) or pattern.startswith("."):
-            raise ConfigError("a file pattern is a plain name with * or ? wildcards (no folders, "
-                              "not starting with '.')", file=source, key=key)
+            raise ConfigError(
+                "a file pattern is a plain name with * or ? wildcards (no folders, "
+                "not starting with '.')",
+                file=source,
+                key=key,
+            )
         if is_partial_upload(pattern.replace("*", "x").replace("?", "x")):
-            raise ConfigError("names files still being uploaded (*.part, *.tmp); those are always "
-                              "left for the next run", file=source, key=key)
+            raise ConfigError(
+                "names files still being uploaded (*.part, *.tmp); those are always "
+                "left for the next run",
+                file=source,
+                key=key,
+            )

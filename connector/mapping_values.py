@@ -17,8 +17,21 @@ __all__ = ["Problem", "show", "DateFormat", "TimeFormat", "check_id", "check_tex
 _SHOWABLE = re.compile(r"^[A-Za-z0-9_ ./:+-]{1,24}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
-_HUMAN = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%y": "YY", "%H": "HH", "%M": "MM", "%I": "hh",
-          "%p": "AM/PM", "%b": "Mon", "%B": "Month", "%S": "SS", "%j": "DDD", "%%": "%"}
+_HUMAN = {
+    "%Y": "YYYY",
+    "%m": "MM",
+    "%d": "DD",
+    "%y": "YY",
+    "%H": "HH",
+    "%M": "MM",
+    "%I": "hh",
+    "%p": "AM/PM",
+    "%b": "Mon",
+    "%B": "Month",
+    "%S": "SS",
+    "%j": "DDD",
+    "%%": "%",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

@@ -14,13 +14,34 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "Feed", "InboundBatch", "InboundRow", "InboundKind", "OutboundKind", "INBOUND_KINDS", "OUTBOUND_KINDS",
-    "CsvFeed", "CsvBatch", "HttpFeed", "HttpBatch", "open_feed", "partner_token",
+    "Feed",
+    "InboundBatch",
+    "InboundRow",
+    "InboundKind",
+    "OutboundKind",
+    "INBOUND_KINDS",
+    "OUTBOUND_KINDS",
+    "CsvFeed",
+    "CsvBatch",
+    "HttpFeed",
+    "HttpBatch",
+    "open_feed",
+    "partner_token",
 ]
 _HOME = {
-    "Feed": "base", "InboundBatch": "base", "InboundRow": "base", "InboundKind": "base", "OutboundKind": "base",
-    "INBOUND_KINDS": "base", "OUTBOUND_KINDS": "base", "CsvFeed": "csv_feed", "CsvBatch": "csv_feed",
-    "HttpFeed": "http_feed", "HttpBatch": "http_feed", "open_feed": "factory", "partner_token": "factory",
+    "Feed": "base",
+    "InboundBatch": "base",
+    "InboundRow": "base",
+    "InboundKind": "base",
+    "OutboundKind": "base",
+    "INBOUND_KINDS": "base",
+    "OUTBOUND_KINDS": "base",
+    "CsvFeed": "csv_feed",
+    "CsvBatch": "csv_feed",
+    "HttpFeed": "http_feed",
+    "HttpBatch": "http_feed",
+    "open_feed": "factory",
+    "partner_token": "factory",
 }
 
 

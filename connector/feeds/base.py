@@ -10,7 +10,7 @@
                 update = mapping.parse_status_update(row.values, batch.provenance(row), today=day)
             except RecordError as exc:
                 feed.quarantine(batch, row.number, row.values, exc.reason)
-        feed.archive(batch)                                      # never deletes; http: keeps the page
+        feed.archive(batch)                                # never deletes; http: keeps the page
         state.cursor = batch.next_cursor                         # http only; None for csv
 
     name = feed.write_outbound("referrals", run_id, rows)       # atomic; NOTICE file alongside
@@ -33,7 +33,15 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from connector.mapping import InboundKind, OutboundKind, PartnerMapping
 from connector.records import Provenance
 
-__all__ = ["InboundKind", "OutboundKind", "InboundRow", "InboundBatch", "Feed", "INBOUND_KINDS", "OUTBOUND_KINDS"]
+__all__ = [
+    "InboundKind",
+    "OutboundKind",
+    "InboundRow",
+    "InboundBatch",
+    "Feed",
+    "INBOUND_KINDS",
+    "OUTBOUND_KINDS",
+]
 
 INBOUND_KINDS: tuple[InboundKind, ...] = ("status_update", "visit")
 OUTBOUND_KINDS: tuple[OutboundKind, ...] = ("referrals", "revocations")
@@ -48,7 +56,9 @@ class InboundRow(NamedTuple):
     extra: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # values may hold names and notes: never in a log line
-        return f"InboundRow(number={self.number}, problem={self.problem!r}, fields={len(self.values)})"
+        return (
+            f"InboundRow(number={self.number}, problem={self.problem!r}, fields={len(self.values)})"
+        )
 
 
 @runtime_checkable
@@ -78,10 +88,19 @@ class Feed(Protocol):
 
     def archive(self, batch: InboundBatch) -> None: ...
 
-    def quarantine(self, batch: InboundBatch, row_number: int, raw_row: Mapping[str, str], reason: str,
-                   *, extra: Sequence[str] = ()) -> None: ...
+    def quarantine(
+        self,
+        batch: InboundBatch,
+        row_number: int,
+        raw_row: Mapping[str, str],
+        reason: str,
+        *,
+        extra: Sequence[str] = (),
+    ) -> None: ...
 
-    def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]) -> str: ...
+    def write_outbound(
+        self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]
+    ) -> str: ...
 
     def outbound_name(self, kind: OutboundKind, run_id: str) -> str: ...
 

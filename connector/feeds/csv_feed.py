@@ -24,10 +24,17 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from connector.feeds.base import InboundKind, InboundRow, OutboundKind
 from connector.feeds.csv_reader import CsvRowReader
-from connector.feeds.files import HashingWriter, PartnerFiles, QuarantineBook, atomic_write, file_sha256
+from connector.feeds.files import (
+    HashingWriter,
+    PartnerFiles,
+    QuarantineBook,
+    atomic_write,
+    file_sha256,
+)
 from connector.feeds.safety import (
     child_path,
     is_partial_upload,
@@ -48,8 +55,10 @@ _BINARY = getattr(os, "O_BINARY", 0)
 
 
 def notice_text(run_id: str) -> str:
-    return (f"{REDISCLOSURE_NOTICE}\n\nThis notice applies to every file of sync run {run_id} "
-            "in this folder.\n")
+    return (
+        f"{REDISCLOSURE_NOTICE}\n\nThis notice applies to every file of sync run {run_id} "
+        "in this folder.\n"
+    )
 
 
 class CsvBatch:
@@ -90,7 +99,7 @@ class CsvBatch:
         return Provenance(self.partner_id, self.source, row.number, row.values)
 
     def release(self) -> None:
-        """Close the file if the engine stopped reading part-way (Windows cannot move open files)."""
+        """Close the file if the engine stopped reading part-way (Windows cannot move it open)."""
         if self._rows is not None:
             self._rows.close()  # type: ignore[attr-defined]
 
@@ -101,8 +110,16 @@ class CsvBatch:
 class CsvFeed:
     """Inbox/outbox folders of one partner; archive and quarantine under the state directory."""
 
-    def __init__(self, partner_id: str, mapping: PartnerMapping, *, inbox: Path, outbox: Path,
-                 state_dir: Path, today: Callable[[], dt.date] = dt.date.today) -> None:
+    def __init__(
+        self,
+        partner_id: str,
+        mapping: PartnerMapping,
+        *,
+        inbox: Path,
+        outbox: Path,
+        state_dir: Path,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
         self.partner_id = partner_id
         self.mapping = mapping
         self.inbox = inbox
@@ -118,8 +135,14 @@ class CsvFeed:
                 content_hash = file_sha256(path)
                 batch = CsvBatch(self, kind, path, content_hash)
             except OSError as exc:  # vanished, or replaced by a symlink since listed
-                log.warning("inbound file skipped", extra={"partner": self.partner_id,
-                            "file": safe_component(path.name), "why": exc.__class__.__name__})
+                log.warning(
+                    "inbound file skipped",
+                    extra={
+                        "partner": self.partner_id,
+                        "file": safe_component(path.name),
+                        "why": exc.__class__.__name__,
+                    },
+                )
                 continue
             yield batch
 
@@ -131,11 +154,15 @@ class CsvFeed:
             if not any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns):
                 continue
             if is_partial_upload(name):
-                log.info("file still uploading; left for the next run",
-                         extra={"partner": self.partner_id, "file": safe_component(name)})
+                log.info(
+                    "file still uploading; left for the next run",
+                    extra={"partner": self.partner_id, "file": safe_component(name)},
+                )
             elif entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-                log.warning("not a regular file; refused",
-                            extra={"partner": self.partner_id, "file": safe_component(name)})
+                log.warning(
+                    "not a regular file; refused",
+                    extra={"partner": self.partner_id, "file": safe_component(name)},
+                )
             else:
                 found.append((entry.stat(follow_symlinks=False).st_mtime_ns, name))
         return [self.inbox / name for _, name in sorted(found)]
@@ -145,8 +172,10 @@ class CsvFeed:
             with os.scandir(self.inbox) as entries:
                 return list(entries)
         except FileNotFoundError:
-            raise ConfigError(f"inbox folder {self.inbox} does not exist",
-                              key=f"partners.{self.partner_id}.feed.inbox") from None
+            raise ConfigError(
+                f"inbox folder {self.inbox} does not exist",
+                key=f"partners.{self.partner_id}.feed.inbox",
+            ) from None
 
     def archive(self, batch: CsvBatch) -> None:
         """Move the file into the archive; a file that changed while read stays for the next run."""
@@ -158,9 +187,16 @@ class CsvFeed:
             return  # archived already (a rerun after a crash)
         self.files.archive_file(batch.path, batch.content_hash)
 
-    def quarantine(self, batch: CsvBatch, row_number: int, raw_row: Mapping[str, str], reason: str,
-                   *, extra: Sequence[str] = ()) -> None:
-        """Append the row, its reason and any fields beyond the header to the batch's quarantine file."""
+    def quarantine(
+        self,
+        batch: CsvBatch,
+        row_number: int,
+        raw_row: Mapping[str, str],
+        reason: str,
+        *,
+        extra: Sequence[str] = (),
+    ) -> None:
+        """Append the row, its reason and any fields beyond the header to the quarantine file."""
         self._quarantine.write(batch, row_number, raw_row, reason, extra)
 
     def quarantine_path(self, batch: CsvBatch) -> Path | None:
@@ -175,20 +211,30 @@ class CsvFeed:
         """Write the file atomically (notice first) and return its name."""
         name = self.outbound_name(kind, run_id)
         if not self.outbox.is_dir():
-            raise ConfigError(f"outbox folder {self.outbox} does not exist",
-                              key=f"partners.{self.partner_id}.feed.outbox")
+            raise ConfigError(
+                f"outbox folder {self.outbox} does not exist",
+                key=f"partners.{self.partner_id}.feed.outbox",
+            )
         self.write_notice(run_id)
         columns = self.mapping.outbound_columns(kind)
-        sha256 = atomic_write(child_path(self.outbox, name),
-                              lambda fh: _write_csv(fh, columns, rows, self.mapping), mode=OUTBOX_FILE_MODE)
+        sha256 = atomic_write(
+            child_path(self.outbox, name),
+            lambda fh: _write_csv(fh, columns, rows, self.mapping),
+            mode=OUTBOX_FILE_MODE,
+        )
         self.files.write_receipt(name, sha256, len(rows))
-        log.info("outbound file written", extra={"partner": self.partner_id, "file": name, "rows": len(rows)})
+        log.info(
+            "outbound file written",
+            extra={"partner": self.partner_id, "file": name, "rows": len(rows)},
+        )
         return name
 
     def write_notice(self, run_id: str) -> str:
         name = self.mapping.notice_file_name(require_run_id(run_id))
         data = notice_text(run_id).encode("utf-8")
-        atomic_write(child_path(self.outbox, name), lambda fh: fh.write(data), mode=OUTBOX_FILE_MODE)
+        atomic_write(
+            child_path(self.outbox, name), lambda fh: fh.write(data), mode=OUTBOX_FILE_MODE
+        )
         return name
 
     def outbound_exists(self, name: str) -> bool:
@@ -199,9 +245,10 @@ class CsvFeed:
         self._quarantine.close_all()
 
 
-def _write_csv(fh: HashingWriter, columns: Sequence[str], rows: list[dict[str, str]],
-               mapping: PartnerMapping) -> None:
-    text = io.TextIOWrapper(fh, encoding=mapping.encoding, newline="", write_through=True)
+def _write_csv(
+    fh: HashingWriter, columns: Sequence[str], rows: list[dict[str, str]], mapping: PartnerMapping
+) -> None:
+    text = io.TextIOWrapper(fh, encoding=mapping.encoding, newline="", write_through=True)  # type: ignore[type-var]
     try:
         if mapping.write_bom:
             text.write("\ufeff")
@@ -210,14 +257,17 @@ def _write_csv(fh: HashingWriter, columns: Sequence[str], rows: list[dict[str, s
         for index, row in enumerate(rows):
             unknown = set(row) - set(columns)
             if unknown:
-                raise ValueError(f"outbound row {index} has columns the mapping does not write: {sorted(unknown)}")
+                raise ValueError(
+                    f"outbound row {index} has columns the mapping does not write: "
+                    f"{sorted(unknown)}"
+                )
             writer.writerow([neutralise_cell(row.get(c) or "") for c in columns])
         text.flush()
     finally:
         text.detach()
 
 
-def _open_regular(path: Path) -> io.BufferedReader:
+def _open_regular(path: Path) -> BinaryIO:
     """Open for reading without following a symlink; refuse anything but a regular file."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
     if not stat.S_ISREG(os.fstat(fd).st_mode):

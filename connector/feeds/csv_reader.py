@@ -91,7 +91,10 @@ class _Lines:
     def _file_start(self, chunk: bytes) -> tuple[bytes, int]:
         if chunk.startswith(_UTF16_BOMS):
             self.utf16 = True
-        if chunk.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
+        if chunk.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() in (
+            "utf8",
+            "utf8sig",
+        ):
             self.bom = True
             return chunk[3:], 3
         return chunk, 0
@@ -143,9 +146,15 @@ class CsvRowReader:
     def __init__(self, fh: BinaryIO, mapping: PartnerMapping, kind: InboundKind) -> None:
         self.mapping = mapping
         self.kind = kind
-        self.label = "UTF-8" if mapping.encoding.replace("-", "").lower() in ("utf8", "utf8sig") else mapping.encoding
+        self.label = (
+            "UTF-8"
+            if mapping.encoding.replace("-", "").lower() in ("utf8", "utf8sig")
+            else mapping.encoding
+        )
         self.lines = _Lines(fh, mapping.encoding)
-        self.csv = csv.reader(self.lines, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=False)
+        self.csv = csv.reader(
+            self.lines, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=False
+        )
         self.columns: tuple[str, ...] = ()
         self.errors: list[str] = []
         self.notes: list[str] = []
@@ -183,14 +192,19 @@ class CsvRowReader:
             return "the file is UTF-16: export it as UTF-8 CSV"
         if lines.huge:
             cr = "\r" in lines.raw_text()
-            return f"header line is longer than {LINE_LIMIT} bytes" + (" (lines end with CR only?)" if cr else "")
+            return f"header line is longer than {LINE_LIMIT} bytes" + (
+                " (lines end with CR only?)" if cr else ""
+            )
         if lines.bad_byte is not None:
             return f"header: not {self.label} at byte {lines.bad_byte}"
         if lines.nul:
             return "header contains NUL bytes"
         if error:
             if "new-line character" in error:
-                return "header: lines end with CR only (old Mac format): export with LF or CRLF line ends"
+                return (
+                    "header: lines end with CR only (old Mac format): "
+                    "export with LF or CRLF line ends"
+                )
             return f"header: unreadable CSV ({error})"
         return None
 
@@ -202,23 +216,29 @@ class CsvRowReader:
     def _set_columns(self, names: list[str]) -> None:
         names = [n or f"column_{i + 1}" for i, n in enumerate(names)]
         folded = [n.casefold() for n in names]
-        duplicates = sorted({n for n, f in zip(names, folded) if folded.count(f) > 1})
+        duplicates = sorted({n for n, f in zip(names, folded, strict=True) if folded.count(f) > 1})
         if duplicates:
             self._raw(f"duplicate column {', '.join(duplicates)}")
             return
         delimiter = self.mapping.delimiter
         if len(names) == 1:
-            other = next((d for d in _LOOKS_LIKE_DELIMITERS if d != delimiter and d in names[0]), None)
+            other = next(
+                (d for d in _LOOKS_LIKE_DELIMITERS if d != delimiter and d in names[0]), None
+            )
             if other:
                 shown = "tab" if other == "\t" else f"'{other}'"
-                self._raw(f"wrong delimiter: the header is one column containing {shown}; "
-                          f"expected '{delimiter}'-separated columns")
+                self._raw(
+                    f"wrong delimiter: the header is one column containing {shown}; "
+                    f"expected '{delimiter}'-separated columns"
+                )
                 return
         self.columns = tuple(names)
         present = set(folded)
         for field, column in self.mapping.required_columns(self.kind).items():
             if column.casefold() not in present:
-                self.errors.append(f"missing column {column}" + (f" ({field})" if field != column else ""))
+                self.errors.append(
+                    f"missing column {column}" + (f" ({field})" if field != column else "")
+                )
         known = {c.casefold() for c in self.mapping.inbound_columns(self.kind)}
         extra = [n for n in names if n.casefold() not in known]
         if extra:
@@ -233,11 +253,18 @@ class CsvRowReader:
         clean_file = not self.errors and not self.raw_mode
         while True:
             fields, error = self._next_record()
-            if (clean_file and fields is not None and len(fields) == width and fields[0]
-                    and not fields[0].isspace() and lines.huge is None and lines.bad_byte is None
-                    and not lines.nul):  # the common case, kept cheap for million-row files
+            if (
+                clean_file
+                and fields is not None
+                and len(fields) == width
+                and fields[0]
+                and not fields[0].isspace()
+                and lines.huge is None
+                and lines.bad_byte is None
+                and not lines.nul
+            ):  # the common case, kept cheap for million-row files
                 number += 1
-                yield InboundRow(number, dict(zip(columns, fields)))
+                yield InboundRow(number, dict(zip(columns, fields, strict=True)))
                 continue
             if fields is None and error is None:
                 break
@@ -269,14 +296,21 @@ class CsvRowReader:
         lines = self.lines
         problems = list(self.errors)
         if lines.huge:
-            problems.append(f"line {lines.first_line} is longer than {LINE_LIMIT} bytes ({lines.huge} bytes)")
+            problems.append(
+                f"line {lines.first_line} is longer than {LINE_LIMIT} bytes ({lines.huge} bytes)"
+            )
         if lines.bad_byte is not None:
             problems.append(f"not {self.label} at byte {lines.bad_byte}")
         if lines.nul:
             problems.append("contains NUL bytes")
         if error:
             problems.append(f"unreadable CSV ({error})")
-        elif fields is not None and not self.raw_mode and not lines.huge and len(fields) != len(self.columns):
+        elif (
+            fields is not None
+            and not self.raw_mode
+            and not lines.huge
+            and len(fields) != len(self.columns)
+        ):
             if fields or self._flags():
                 problems.append(f"row has {len(fields)} fields, header has {len(self.columns)}")
         if len(problems) > len(self.errors) and lines.line_no > lines.first_line:
@@ -290,7 +324,7 @@ class CsvRowReader:
         if fields is None or self.lines.huge:
             fields = _best_effort_fields(self.lines.raw_text(), self.mapping.delimiter)
         width = len(self.columns)
-        values = dict(zip(self.columns, fields + [""] * (width - len(fields))))
+        values = dict(zip(self.columns, fields + [""] * (width - len(fields)), strict=False))
         return InboundRow(number, values, problem, tuple(fields[width:]))
 
 

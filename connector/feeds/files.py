@@ -100,7 +100,7 @@ class HashingWriter(io.BufferedIOBase):
         return len(data)
 
 
-def atomic_write(path: Path, write: Callable[[HashingWriter], None], *, mode: int = 0o640) -> str:
+def atomic_write(path: Path, write: Callable[[HashingWriter], object], *, mode: int = 0o640) -> str:
     """Write `path` through a temp name, fsync, rename: readers see nothing or the whole file.
 
     The temp file is `.<name>.tmp` in the same folder (partners skip dot files and *.tmp, SPEC 5).
@@ -128,12 +128,16 @@ class QuarantineWriter:
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
         self.columns = tuple(columns)
-        self.meta = tuple(_free_name(n, self.columns) for n in ("reason", "source_row", "extra_fields"))
+        self.meta = tuple(
+            _free_name(n, self.columns) for n in ("reason", "source_row", "extra_fields")
+        )
         self._fh: TextIO | None = None
         self._csv: csv.DictWriter[str] | None = None
         self.rows = 0
 
-    def write(self, row_number: int, raw: Mapping[str, str], reason: str, extra: Sequence[str] = ()) -> None:
+    def write(
+        self, row_number: int, raw: Mapping[str, str], reason: str, extra: Sequence[str] = ()
+    ) -> None:
         writer = self._writer()
         row = {c: _cell(raw.get(c, "")) for c in self.columns}
         stray = [f"{k}={v}" for k, v in raw.items() if k not in row]
@@ -148,7 +152,9 @@ class QuarantineWriter:
     def _writer(self) -> csv.DictWriter[str]:
         if self._csv is None:
             make_private_dir(self.path.parent)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW | _BINARY, 0o600)
+            fd = os.open(
+                self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW | _BINARY, 0o600
+            )
             os.chmod(self.path, 0o600)
             self._fh = os.fdopen(fd, "a", encoding="utf-8", newline="")
             self._csv = csv.DictWriter(self._fh, fieldnames=[*self.columns, *self.meta])
@@ -173,12 +179,20 @@ class QuarantineBook:
         self.files = files
         self._writers: dict[tuple[str, str], QuarantineWriter] = {}
 
-    def write(self, batch: _BatchLike, row_number: int, raw: Mapping[str, str], reason: str,
-              extra: Sequence[str] = ()) -> None:
+    def write(
+        self,
+        batch: _BatchLike,
+        row_number: int,
+        raw: Mapping[str, str],
+        reason: str,
+        extra: Sequence[str] = (),
+    ) -> None:
         key = (batch.content_hash, batch.kind)
         writer = self._writers.get(key)
         if writer is None:
-            path = self.files.quarantine_path(batch.content_hash, batch.kind, Path(batch.source).stem)
+            path = self.files.quarantine_path(
+                batch.content_hash, batch.kind, Path(batch.source).stem
+            )
             writer = self._writers[key] = QuarantineWriter(path, batch.columns)
         writer.write(row_number, raw, reason, extra)
 
@@ -198,10 +212,14 @@ class QuarantineBook:
 
 
 class _BatchLike(Protocol):
-    content_hash: str
-    kind: str
-    source: str
-    columns: tuple[str, ...]
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def columns(self) -> tuple[str, ...]: ...
 
 
 def _free_name(name: str, taken: Sequence[str]) -> str:
@@ -218,7 +236,9 @@ def _cell(value: str) -> str:
 class PartnerFiles:
     """The partner's folder under the state directory (see the module docstring for the layout)."""
 
-    def __init__(self, state_dir: Path, partner_id: str, *, today: Callable[[], dt.date] = dt.date.today) -> None:
+    def __init__(
+        self, state_dir: Path, partner_id: str, *, today: Callable[[], dt.date] = dt.date.today
+    ) -> None:
         self.root = state_dir / "partners" / safe_component(partner_id)
         self.today = today
 
@@ -231,7 +251,9 @@ class PartnerFiles:
     def archive_file(self, path: Path, content_hash: str) -> Path:
         """Move `path` into today's archive; never deletes unless an identical copy is kept."""
         folder = self._dated("archive")
-        target = _free_target(folder, f"{content_hash[:8]}_{safe_component(path.name)}", content_hash)
+        target = _free_target(
+            folder, f"{content_hash[:8]}_{safe_component(path.name)}", content_hash
+        )
         if target.exists():  # the same bytes are already archived under this name
             path.unlink()
             return target
@@ -247,11 +269,17 @@ class PartnerFiles:
             atomic_write(target, lambda fh: fh.write(data), mode=0o600)
         return target
 
-    def write_receipt(self, name: str, sha256: str, rows: int, *, now: dt.datetime | None = None) -> None:
+    def write_receipt(
+        self, name: str, sha256: str, rows: int, *, now: dt.datetime | None = None
+    ) -> None:
         folder = make_private_dir(self.root / "sent")
-        stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
-        body = json.dumps({"name": name, "sha256": sha256, "rows": rows, "written_at": stamp}, indent=1)
-        atomic_write(child_path(folder, f"{name}.json"), lambda fh: fh.write(body.encode()), mode=0o600)
+        stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S")
+        body = json.dumps(
+            {"name": name, "sha256": sha256, "rows": rows, "written_at": stamp}, indent=1
+        )
+        atomic_write(
+            child_path(folder, f"{name}.json"), lambda fh: fh.write(body.encode()), mode=0o600
+        )
 
     def has_receipt(self, name: str) -> bool:
         return child_path(self.root / "sent", f"{name}.json").is_file()

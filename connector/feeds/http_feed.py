@@ -1,8 +1,10 @@
 """The `http` feed: a partner JSON API (contract in docs/partner-http-api.md).
 
-    GET  {base_url}/status_updates?since=<cursor>   -> {"items": [...], "next_cursor": "...", "has_more": false}
+    GET  {base_url}/status_updates?since=<cursor>
+         -> {"items": [...], "next_cursor": "...", "has_more": false}
     GET  {base_url}/visits?since=<cursor>
-    POST {base_url}/referrals    {"run_id", "kind", "notice", "items": [...]}   Idempotency-Key: <run_id>-referrals
+    POST {base_url}/referrals    {"run_id", "kind", "notice", "items": [...]}
+         with the header Idempotency-Key: <run_id>-referrals
     POST {base_url}/revocations
 
 Every request goes through `connector.retry.send` (the PowerSchool client's retry discipline:
@@ -50,8 +52,16 @@ MAX_PAGES = 100_000
 class HttpBatch:
     """One page of an inbound endpoint."""
 
-    def __init__(self, partner_id: str, kind: InboundKind, source: str, body: bytes,
-                 items: list[Any], next_cursor: str | None, list_separator: str) -> None:
+    def __init__(
+        self,
+        partner_id: str,
+        kind: InboundKind,
+        source: str,
+        body: bytes,
+        items: list[Any],
+        next_cursor: str | None,
+        list_separator: str,
+    ) -> None:
         self.partner_id = partner_id
         self.kind = kind
         self.source = source
@@ -108,12 +118,24 @@ def _json_text(value: Any) -> str:
 class HttpFeed:
     """A partner's JSON API. `session` and `policy` are injectable for tests and the engine."""
 
-    def __init__(self, partner_id: str, mapping: PartnerMapping, *, base_url: str, token: str | None,
-                 state_dir: Path, session: requests.Session | None = None, policy: RetryPolicy | None = None,
-                 timeout: float = 30.0, today: Callable[[], dt.date] = dt.date.today) -> None:
+    def __init__(
+        self,
+        partner_id: str,
+        mapping: PartnerMapping,
+        *,
+        base_url: str,
+        token: str | None,
+        state_dir: Path,
+        session: requests.Session | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
         if urlsplit(base_url).scheme != "https" and not is_loopback_url(base_url):
-            raise ConfigError("https is required (plain http only for loopback hosts)",
-                              key=f"partners.{partner_id}.feed.base_url")
+            raise ConfigError(
+                "https is required (plain http only for loopback hosts)",
+                key=f"partners.{partner_id}.feed.base_url",
+            )
         self.partner_id = partner_id
         self.mapping = mapping
         self.base_url = base_url.rstrip("/")
@@ -132,28 +154,44 @@ class HttpFeed:
 
     # ------------------------------------------------------------------ inbound
     def inbound(self, kind: InboundKind, *, since: str | None = None) -> Iterator[HttpBatch]:
-        """Pages since the stored cursor; stops on an empty page, has_more=false or a repeated cursor."""
+        """Pages since the stored cursor, until an empty page, has_more=false or a seen cursor."""
         cursor, seen = since, set()
         for _ in range(MAX_PAGES):
             body, data = self._get(INBOUND_PATHS[kind], cursor)
             items, next_cursor, has_more = _page(data, INBOUND_PATHS[kind])
             source = f"GET {INBOUND_PATHS[kind]} since {cursor or 'start'}"
             if items or (next_cursor and next_cursor != cursor):
-                yield HttpBatch(self.partner_id, kind, source, body, items, next_cursor or cursor,
-                                self.mapping.list_separator)
+                yield HttpBatch(
+                    self.partner_id,
+                    kind,
+                    source,
+                    body,
+                    items,
+                    next_cursor or cursor,
+                    self.mapping.list_separator,
+                )
             seen.add(cursor)
             if not has_more or not next_cursor or next_cursor in seen:
                 if has_more and next_cursor in seen:
-                    log.warning("partner API repeated a cursor; paging stopped",
-                                extra={"partner": self.partner_id, "endpoint": INBOUND_PATHS[kind]})
+                    log.warning(
+                        "partner API repeated a cursor; paging stopped",
+                        extra={"partner": self.partner_id, "endpoint": INBOUND_PATHS[kind]},
+                    )
                 return
             cursor = next_cursor
 
     def _get(self, path: str, cursor: str | None) -> tuple[bytes, Any]:
         url = self.base_url + path
         params = {"since": cursor} if cursor else {}
-        response = send(self.session, "GET", url, self.policy, params=params,
-                        headers=self._headers, timeout=self.timeout)
+        response = send(
+            self.session,
+            "GET",
+            url,
+            self.policy,
+            params=params,
+            headers=self._headers,
+            timeout=self.timeout,
+        )
         self._check(response, url, "GET")
         if len(response.content) > MAX_PAGE_BYTES:
             raise RunError(f"{endpoint_name('GET', url)}: page larger than {MAX_PAGE_BYTES} bytes")
@@ -161,16 +199,25 @@ class HttpFeed:
 
     def _check(self, response: requests.Response, url: str, method: str) -> None:
         if not 200 <= response.status_code < 300:
-            raise RunError(f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
-                           f"HTTP {response.status_code}")
+            raise RunError(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
+                f"HTTP {response.status_code}"
+            )
 
     def archive(self, batch: HttpBatch) -> None:
-        """Keep the page's bytes under the state directory (nothing to move on the partner's side)."""
+        """Keep the page's bytes under the state directory (nothing to move at the partner)."""
         self._quarantine.close(batch)
         self.files.archive_bytes(batch.body, batch.content_hash, f"{batch.kind}.json")
 
-    def quarantine(self, batch: HttpBatch, row_number: int, raw_row: Mapping[str, str], reason: str,
-                   *, extra: Sequence[str] = ()) -> None:
+    def quarantine(
+        self,
+        batch: HttpBatch,
+        row_number: int,
+        raw_row: Mapping[str, str],
+        reason: str,
+        *,
+        extra: Sequence[str] = (),
+    ) -> None:
         self._quarantine.write(batch, row_number, raw_row, reason, extra)
 
     # ------------------------------------------------------------------ outbound
@@ -181,16 +228,28 @@ class HttpFeed:
     def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]) -> str:
         """POST the rows with the notice; returns the Idempotency-Key. Safe to repeat."""
         key = self.outbound_name(kind, run_id)
-        body = json.dumps({"run_id": run_id, "kind": kind, "notice": REDISCLOSURE_NOTICE, "items": rows},
-                          ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            {"run_id": run_id, "kind": kind, "notice": REDISCLOSURE_NOTICE, "items": rows},
+            ensure_ascii=False,
+        ).encode("utf-8")
         url = self.base_url + OUTBOUND_PATHS[kind]
         headers = {**self._headers, "Content-Type": "application/json", "Idempotency-Key": key}
-        response = send(self.session, "POST", url, self.policy, idempotent=True, data=body,
-                        headers=headers, timeout=self.timeout)
+        response = send(
+            self.session,
+            "POST",
+            url,
+            self.policy,
+            idempotent=True,
+            data=body,
+            headers=headers,
+            timeout=self.timeout,
+        )
         self._check(response, url, "POST")
         self.files.write_receipt(key, hashlib.sha256(body).hexdigest(), len(rows))
-        log.info("outbound posted", extra={"partner": self.partner_id, "endpoint": OUTBOUND_PATHS[kind],
-                                           "rows": len(rows)})
+        log.info(
+            "outbound posted",
+            extra={"partner": self.partner_id, "endpoint": OUTBOUND_PATHS[kind], "rows": len(rows)},
+        )
         return key
 
     def outbound_exists(self, name: str) -> bool:
@@ -214,4 +273,8 @@ def _page(data: Any, path: str) -> tuple[list[Any], str | None, bool]:
     if cursor is not None and not isinstance(cursor, (str, int)):
         raise RunError(f"partner API {path}: 'next_cursor' is not a string")
     has_more = data.get("has_more")
-    return items, (str(cursor) if cursor is not None else None), bool(items) if has_more is None else bool(has_more)
+    return (
+        items,
+        (str(cursor) if cursor is not None else None),
+        bool(items) if has_more is None else bool(has_more),
+    )

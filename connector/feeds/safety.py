@@ -42,7 +42,9 @@ _DOTS = re.compile(r"\.{2,}")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _WINDOWS_RESERVED = frozenset(
-    ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"COM{i}" for i in range(1, 10)]
+    + [f"LPT{i}" for i in range(1, 10)]
 )
 PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".filepart", ".crdownload")
 
@@ -103,7 +105,7 @@ def require_run_id(run_id: str) -> str:
 def is_partial_upload(name: str) -> bool:
     """A file still being written by an uploader: left for the next run (SPEC 5)."""
     lowered = name.lower()
-    return name.startswith(".") or name.startswith("~") or lowered.endswith(PARTIAL_SUFFIXES)
+    return name.startswith((".", "~")) or lowered.endswith(PARTIAL_SUFFIXES)
 
 
 def child_path(directory: Path, name: str) -> Path:

@@ -1,16 +1,17 @@
-"""The csv feed: recognising inbound files, streaming them, archiving, quarantining, writing outbound."""
+"""The csv feed: finding inbound files, streaming, archiving, quarantining, writing outbound."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import os
 import stat
 import tracemalloc
 from pathlib import Path
 
 import pytest
+from hostile.corpus import GOOD, TODAY, status_file, write_status_rows
+from hostile.drive import drive
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,8 +19,6 @@ from connector.feeds.csv_feed import CsvFeed, notice_text
 from connector.feeds.safety import is_neutralised
 from connector.mapping import load_mapping
 from connector.records import OUTBOUND_REFERRAL_COLUMNS, REDISCLOSURE_NOTICE, OutboundReferral
-from hostile.corpus import GOOD, TODAY, status_file, write_status_rows
-from hostile.drive import drive
 from ssp.errors import ConfigError
 
 GENERIC = load_mapping("generic", base_dir=Path("."))
@@ -31,8 +30,14 @@ POSIX = os.name == "posix"
 def make_feed(tmp_path: Path, mapping=GENERIC) -> CsvFeed:  # type: ignore[no-untyped-def]
     for folder in ("in", "out"):
         (tmp_path / folder).mkdir(exist_ok=True)
-    return CsvFeed("cgc", mapping, inbox=tmp_path / "in", outbox=tmp_path / "out",
-                   state_dir=tmp_path / "state", today=lambda: TODAY)
+    return CsvFeed(
+        "cgc",
+        mapping,
+        inbox=tmp_path / "in",
+        outbox=tmp_path / "out",
+        state_dir=tmp_path / "state",
+        today=lambda: TODAY,
+    )
 
 
 def put(tmp_path: Path, name: str, content: bytes, mtime: int = 1) -> Path:
@@ -48,13 +53,17 @@ def archived(tmp_path: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- recognising inbound files
 
+
 def test_inbound_files_match_patterns_without_case_oldest_first(tmp_path: Path) -> None:
     feed = make_feed(tmp_path)
     put(tmp_path, "status_updates_b.csv", b"", mtime=1)
     put(tmp_path, "STATUS_UPDATES_A.CSV", b"", mtime=2)
     put(tmp_path, "visits_1.csv", b"", mtime=3)
     put(tmp_path, "readme.txt", b"", mtime=4)
-    assert [p.name for p in feed.inbound_files("status_update")] == ["status_updates_b.csv", "STATUS_UPDATES_A.CSV"]
+    assert [p.name for p in feed.inbound_files("status_update")] == [
+        "status_updates_b.csv",
+        "STATUS_UPDATES_A.CSV",
+    ]
     assert [p.name for p in feed.inbound_files("visit")] == ["visits_1.csv"]
 
 
@@ -81,7 +90,9 @@ def test_symlinks_folders_and_files_in_subfolders_are_refused(tmp_path: Path) ->
 
 
 def test_missing_inbox_is_a_configuration_error(tmp_path: Path) -> None:
-    feed = CsvFeed("cgc", GENERIC, inbox=tmp_path / "nope", outbox=tmp_path, state_dir=tmp_path / "state")
+    feed = CsvFeed(
+        "cgc", GENERIC, inbox=tmp_path / "nope", outbox=tmp_path, state_dir=tmp_path / "state"
+    )
     with pytest.raises(ConfigError, match="partners.cgc.feed.inbox"):
         list(feed.inbound("status_update"))
 
@@ -92,12 +103,19 @@ def test_content_hash_is_the_sha256_of_the_bytes_before_rows_are_read(tmp_path: 
     put(tmp_path, "status_updates_1.csv", content)
     (batch,) = feed.inbound("status_update")
     assert batch.content_hash == hashlib.sha256(content).hexdigest()
-    assert batch.columns == ("referral_id", "status", "status_date", "first_service_date", "status_reason")
+    assert batch.columns == (
+        "referral_id",
+        "status",
+        "status_date",
+        "first_service_date",
+        "status_reason",
+    )
     assert batch.next_cursor is None
     assert [row.number for row in batch.rows()] == [1, 2, 3]
 
 
 # ---------------------------------------------------------------- archive
+
 
 def test_archive_moves_the_file_and_never_deletes_it(tmp_path: Path) -> None:
     feed = make_feed(tmp_path)
@@ -115,7 +133,9 @@ def test_archive_moves_the_file_and_never_deletes_it(tmp_path: Path) -> None:
         assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
 
 
-def test_same_name_different_content_keeps_both_and_identical_redelivery_keeps_one(tmp_path: Path) -> None:
+def test_same_name_different_content_keeps_both_and_identical_redelivery_keeps_one(
+    tmp_path: Path,
+) -> None:
     feed = make_feed(tmp_path)
     first, second = status_file(GOOD[0]), status_file(GOOD[1])
     for content in (first, first, second):
@@ -157,18 +177,35 @@ def test_partner_file_names_cannot_traverse_out_of_the_archive(tmp_path: Path) -
 
 # ---------------------------------------------------------------- quarantine
 
-def test_quarantine_file_holds_original_columns_reason_and_row_and_is_private(tmp_path: Path) -> None:
+
+def test_quarantine_file_holds_original_columns_reason_and_row_and_is_private(
+    tmp_path: Path,
+) -> None:
     feed = make_feed(tmp_path)
     header = ("referral_id", "status", "status_date", "reason")
-    put(tmp_path, "status_updates_1.csv", status_file(("R-1", "XYZ", "2026-09-01", "theirs"), header=header))
+    put(
+        tmp_path,
+        "status_updates_1.csv",
+        status_file(("R-1", "XYZ", "2026-09-01", "theirs"), header=header),
+    )
     outcome = drive(feed, "status_update", today=TODAY)
     assert outcome.quarantined == [("status_updates_1.csv", 1, "status: unknown code 'XYZ'")]
     (path,) = (tmp_path / "state").glob("partners/cgc/quarantine/*/*.csv")
     assert path.name.endswith("_status_update_status_updates_1.csv")
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows == [["referral_id", "status", "status_date", "reason", "quarantine_reason", "source_row", "extra_fields"],
-                    ["R-1", "XYZ", "2026-09-01", "theirs", "status: unknown code 'XYZ'", "1", ""]]
+    assert rows == [
+        [
+            "referral_id",
+            "status",
+            "status_date",
+            "reason",
+            "quarantine_reason",
+            "source_row",
+            "extra_fields",
+        ],
+        ["R-1", "XYZ", "2026-09-01", "theirs", "status: unknown code 'XYZ'", "1", ""],
+    ]
     if POSIX:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         for folder in (path.parent, path.parent.parent, tmp_path / "state" / "partners" / "cgc"):
@@ -176,6 +213,7 @@ def test_quarantine_file_holds_original_columns_reason_and_row_and_is_private(tm
 
 
 # ---------------------------------------------------------------- streaming
+
 
 def test_large_file_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
     feed = make_feed(tmp_path)
@@ -193,7 +231,11 @@ def test_large_file_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
 
 def test_rows_never_show_partner_values_in_their_repr(tmp_path: Path) -> None:
     feed = make_feed(tmp_path)
-    put(tmp_path, "status_updates_1.csv", status_file(("R-1", "accepted", "2026-09-01", "", "Dr Secret")))
+    put(
+        tmp_path,
+        "status_updates_1.csv",
+        status_file(("R-1", "accepted", "2026-09-01", "", "Dr Secret")),
+    )
     (batch,) = feed.inbound("status_update")
     (row,) = batch.rows()
     assert "Dr Secret" not in repr(row) and "Dr Secret" not in repr(batch)
@@ -201,14 +243,24 @@ def test_rows_never_show_partner_values_in_their_repr(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- outbound
 
+
 def read_csv(path: Path, encoding: str = "utf-8") -> list[list[str]]:
     with path.open(encoding=encoding, newline="") as fh:
         return list(csv.reader(fh))
 
 
 def referral(**values: str) -> dict[str, str]:
-    base = OutboundReferral("R-1", "2026-09-01", "cgc", "c-1", "2027-06-30", student_number="10001",
-                            first_name="Ana", last_name="Diaz", guardian_phone="+1 203 555 0100")
+    base = OutboundReferral(
+        "R-1",
+        "2026-09-01",
+        "cgc",
+        "c-1",
+        "2027-06-30",
+        student_number="10001",
+        first_name="Ana",
+        last_name="Diaz",
+        guardian_phone="+1 203 555 0100",
+    )
     return {**GENERIC.outbound_referral_row(base), **values}
 
 
@@ -237,7 +289,9 @@ def test_outbound_exists_answers_after_the_partner_collected_the_file(tmp_path: 
     assert read_csv(tmp_path / "out" / f"NOTICE_{RUN}.txt") != []
 
 
-def test_failed_rename_leaves_no_partial_or_final_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_rename_leaves_no_partial_or_final_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     feed = make_feed(tmp_path)
     real_replace = os.replace
 
@@ -281,20 +335,38 @@ def test_bhcare_outbound_uses_its_columns(tmp_path: Path) -> None:
 
 
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
-_TRICKY = st.sampled_from(["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=x", "\r=x", " =x", "\uff1dx",
-                           "+1 (203) 555-0100", "-5", "=HYPERLINK(\"http://x\")", "'=already", ""])
+_TRICKY = st.sampled_from(
+    [
+        "=1+1",
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=x",
+        "\r=x",
+        " =x",
+        "\uff1dx",
+        "+1 (203) 555-0100",
+        "-5",
+        '=HYPERLINK("http://x")',
+        "'=already",
+        "",
+    ]
+)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cells=st.lists(st.lists(st.one_of(_TEXT, _TRICKY), min_size=16, max_size=16), max_size=5))
-def test_no_outbound_cell_can_run_as_a_formula(tmp_path_factory: pytest.TempPathFactory,
-                                               cells: list[list[str]]) -> None:
+def test_no_outbound_cell_can_run_as_a_formula(
+    tmp_path_factory: pytest.TempPathFactory, cells: list[list[str]]
+) -> None:
     feed = make_feed(tmp_path_factory.mktemp("out"))
-    rows = [dict(zip(OUTBOUND_REFERRAL_COLUMNS, r)) for r in cells]
+    rows = [dict(zip(OUTBOUND_REFERRAL_COLUMNS, r, strict=True)) for r in cells]
     name = feed.write_outbound("referrals", RUN, rows)
     written = read_csv(feed.outbox / name)[1:]
     assert len(written) == len(rows)
-    for original, out in zip(cells, written):
-        for value, cell in zip(original, out):
+    for original, out in zip(cells, written, strict=True):
+        for value, cell in zip(original, out, strict=True):
             assert is_neutralised(cell)
             assert cell in (value, "'" + value)  # nothing else about the value changes

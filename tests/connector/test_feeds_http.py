@@ -1,4 +1,4 @@
-"""The http feed: the partner JSON API contract of docs/partner-http-api.md, tested with `responses`."""
+"""The http feed: the partner API contract of docs/partner-http-api.md, tested with `responses`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from hostile.corpus import TODAY
+from hostile.drive import drive
 from responses import matchers
 
 from connector.feeds.factory import open_feed
@@ -17,8 +19,6 @@ from connector.feeds.http_feed import HttpFeed
 from connector.mapping import load_mapping
 from connector.records import REDISCLOSURE_NOTICE
 from connector.retry import RetryPolicy
-from hostile.corpus import TODAY
-from hostile.drive import drive
 from ssp.config import parse_config_text
 from ssp.errors import ConfigError, RunError
 
@@ -31,8 +31,16 @@ UPDATE = {"referral_id": "R-1", "status": "accepted", "status_date": "2026-09-01
 
 def make_feed(tmp_path: Path, base: str = BASE, **kwargs) -> HttpFeed:  # type: ignore[no-untyped-def]
     policy = RetryPolicy(sleep=lambda _s: None, max_attempts=3, base_delay=0.0)
-    return HttpFeed("cgc", GENERIC, base_url=base, token=TOKEN, state_dir=tmp_path / "state",
-                    policy=policy, today=lambda: TODAY, **kwargs)
+    return HttpFeed(
+        "cgc",
+        GENERIC,
+        base_url=base,
+        token=TOKEN,
+        state_dir=tmp_path / "state",
+        policy=policy,
+        today=lambda: TODAY,
+        **kwargs,
+    )
 
 
 def page(items, cursor=None, has_more=None):  # type: ignore[no-untyped-def]
@@ -44,18 +52,34 @@ def page(items, cursor=None, has_more=None):  # type: ignore[no-untyped-def]
 
 @responses.activate
 def test_pages_are_batches_with_their_cursor_and_the_token(tmp_path: Path) -> None:
-    responses.get(f"{BASE}/status_updates", json=page([UPDATE], "c1", True),
-                  match=[matchers.query_param_matcher({"since": "c0"}),
-                         matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})])
-    responses.get(f"{BASE}/status_updates", json=page([{**UPDATE, "referral_id": "R-2"}], "c2", False),
-                  match=[matchers.query_param_matcher({"since": "c1"})])
+    responses.get(
+        f"{BASE}/status_updates",
+        json=page([UPDATE], "c1", True),
+        match=[
+            matchers.query_param_matcher({"since": "c0"}),
+            matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"}),
+        ],
+    )
+    responses.get(
+        f"{BASE}/status_updates",
+        json=page([{**UPDATE, "referral_id": "R-2"}], "c2", False),
+        match=[matchers.query_param_matcher({"since": "c1"})],
+    )
     feed = make_feed(tmp_path)
     batches = list(feed.inbound("status_update", since="c0"))
     assert [b.next_cursor for b in batches] == ["c1", "c2"]
-    assert [b.source for b in batches] == ["GET /status_updates since c0", "GET /status_updates since c1"]
+    assert [b.source for b in batches] == [
+        "GET /status_updates since c0",
+        "GET /status_updates since c1",
+    ]
     rows = [row for b in batches for row in b.rows()]
     assert [r.values["referral_id"] for r in rows] == ["R-1", "R-2"]
-    assert GENERIC.parse_status_update(rows[0].values, batches[0].provenance(rows[0]), today=TODAY).status == "accepted"
+    assert (
+        GENERIC.parse_status_update(
+            rows[0].values, batches[0].provenance(rows[0]), today=TODAY
+        ).status
+        == "accepted"
+    )
 
 
 @responses.activate
@@ -107,7 +131,9 @@ def test_transient_failures_are_retried(tmp_path: Path) -> None:
     responses.get(f"{BASE}/visits", status=429, headers={"Retry-After": "1"})
     responses.get(f"{BASE}/visits", body="<html>down for maintenance</html>")
     responses.get(f"{BASE}/visits", json=page([], None))
-    feed = make_feed(tmp_path, )
+    feed = make_feed(
+        tmp_path,
+    )
     feed.policy = RetryPolicy(sleep=lambda _s: None, max_attempts=5, base_delay=0.0)
     assert list(feed.inbound("visit")) == []
     assert len(responses.calls) == 4
@@ -128,7 +154,9 @@ def test_refusal_is_a_run_error_without_the_token(tmp_path: Path) -> None:
     assert "HTTP 401" in str(info.value) and TOKEN not in str(info.value)
 
 
-@pytest.mark.parametrize("body", [[1, 2], {"items": "nope"}, {"items": [], "next_cursor": {"a": 1}}])
+@pytest.mark.parametrize(
+    "body", [[1, 2], {"items": "nope"}, {"items": [], "next_cursor": {"a": 1}}]
+)
 @responses.activate
 def test_a_page_that_breaks_the_contract_is_a_run_error(tmp_path: Path, body: object) -> None:
     responses.get(f"{BASE}/visits", json=body)
@@ -138,36 +166,60 @@ def test_a_page_that_breaks_the_contract_is_a_run_error(tmp_path: Path, body: ob
 
 @responses.activate
 def test_items_become_text_rows_and_bad_items_are_refused_with_a_reason(tmp_path: Path) -> None:
-    items = [{"partner_visit_id": "V-1", "student_number": 10001, "service_codes": ["individual_counseling", "safety_planning"],
-              "referral_id": None, "visit_date": "2026-09-02", "flag": True},
-             "not an object",
-             {"partner_visit_id": "V-3", "student_number": {"id": 1}}]
+    items = [
+        {
+            "partner_visit_id": "V-1",
+            "student_number": 10001,
+            "service_codes": ["individual_counseling", "safety_planning"],
+            "referral_id": None,
+            "visit_date": "2026-09-02",
+            "flag": True,
+        },
+        "not an object",
+        {"partner_visit_id": "V-3", "student_number": {"id": 1}},
+    ]
     responses.get(f"{BASE}/visits", json=page(items, "c1", False))
     feed = make_feed(tmp_path)
     (batch,) = feed.inbound("visit")
     first, second, third = batch.rows()
-    assert first.values == {"partner_visit_id": "V-1", "student_number": "10001", "referral_id": "",
-                            "service_codes": "individual_counseling,safety_planning", "visit_date": "2026-09-02",
-                            "flag": "true"}
+    assert first.values == {
+        "partner_visit_id": "V-1",
+        "student_number": "10001",
+        "referral_id": "",
+        "service_codes": "individual_counseling,safety_planning",
+        "visit_date": "2026-09-02",
+        "flag": "true",
+    }
     assert first.problem is None
-    assert GENERIC.parse_visit(first.values, batch.provenance(first), today=TODAY).service_codes == (
-        "individual_counseling", "safety_planning")
-    assert second.problem == "item is not a JSON object" and second.values == {"raw_item": '"not an object"'}
+    assert GENERIC.parse_visit(
+        first.values, batch.provenance(first), today=TODAY
+    ).service_codes == ("individual_counseling", "safety_planning")
+    assert second.problem == "item is not a JSON object" and second.values == {
+        "raw_item": '"not an object"'
+    }
     assert third.problem == "student_number: a nested object or list is not allowed here"
 
 
 @responses.activate
 def test_pages_are_archived_and_bad_rows_quarantined_under_the_state_dir(tmp_path: Path) -> None:
-    responses.get(f"{BASE}/status_updates", json=page([UPDATE, {**UPDATE, "status": "XYZ"}], "c1", False))
+    responses.get(
+        f"{BASE}/status_updates", json=page([UPDATE, {**UPDATE, "status": "XYZ"}], "c1", False)
+    )
     feed = make_feed(tmp_path)
     outcome = drive(feed, "status_update", today=TODAY)
-    assert outcome.quarantined == [("GET /status_updates since start", 2, "status: unknown code 'XYZ'")]
+    assert outcome.quarantined == [
+        ("GET /status_updates since start", 2, "status: unknown code 'XYZ'")
+    ]
     (archived,) = (tmp_path / "state").glob("partners/cgc/archive/*/*_status_update.json")
     assert json.loads(archived.read_bytes())["items"][0] == UPDATE
     (quarantine,) = (tmp_path / "state").glob("partners/cgc/quarantine/*/*.csv")
     assert "status: unknown code 'XYZ'" in quarantine.read_text(encoding="utf-8-sig")
     if os.name == "posix":
-        assert stat.S_IMODE(archived.stat().st_mode) == stat.S_IMODE(quarantine.stat().st_mode) == 0o600
+        assert (
+            stat.S_IMODE(archived.stat().st_mode)
+            == stat.S_IMODE(quarantine.stat().st_mode)
+            == 0o600
+        )
 
 
 @responses.activate
@@ -180,7 +232,12 @@ def test_post_carries_notice_items_and_idempotency_key_and_is_receipted(tmp_path
     keys = {call.request.headers["Idempotency-Key"] for call in responses.calls}
     assert keys == {f"{RUN}-referrals"}
     body = json.loads(responses.calls[-1].request.body)
-    assert body == {"run_id": RUN, "kind": "referrals", "notice": REDISCLOSURE_NOTICE, "items": [{"referral_id": "R-1"}]}
+    assert body == {
+        "run_id": RUN,
+        "kind": "referrals",
+        "notice": REDISCLOSURE_NOTICE,
+        "items": [{"referral_id": "R-1"}],
+    }
     assert responses.calls[-1].request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert feed.outbound_exists(name) and not feed.outbound_exists(f"{RUN}-revocations")
 
@@ -239,7 +296,9 @@ mou = {{ effective = 2026-08-01, expires = 2027-07-31 }}
 
 
 def config(tmp_path: Path, base: str = BASE, env: str = "API_TOKEN"):  # type: ignore[no-untyped-def]
-    return parse_config_text(CONFIG.format(base=base, env=env), source="ssp.toml", base_dir=tmp_path)
+    return parse_config_text(
+        CONFIG.format(base=base, env=env), source="ssp.toml", base_dir=tmp_path
+    )
 
 
 def test_open_feed_builds_a_csv_feed_with_resolved_folders(tmp_path: Path) -> None:
@@ -266,7 +325,9 @@ def test_open_feed_reads_the_token_from_a_file(tmp_path: Path) -> None:
 
 def test_missing_token_names_the_variable_and_key(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    with pytest.raises(ConfigError, match=r"ssp.toml: partners.api.feed.token_env: environment variable API_TOKEN"):
+    with pytest.raises(
+        ConfigError, match=r"ssp.toml: partners.api.feed.token_env: environment variable API_TOKEN"
+    ):
         open_feed(cfg.partner("api"), cfg, env={})
 
 

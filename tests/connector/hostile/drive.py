@@ -1,4 +1,6 @@
-"""What the sync engine does with a feed, reduced to the feed's part: read, parse, quarantine, archive.
+"""What the sync engine does with a feed, reduced to the feed's part.
+
+Read, parse, quarantine, archive.
 
 Used by the hostile-input tests (and usable by bench/ for the 1,000,000-row measurement):
 every row ends up in exactly one of `accepted` or `quarantined`, and every batch is archived.
@@ -37,7 +39,9 @@ def drive(feed: Feed, kind: InboundKind, *, today: dt.date, keep_records: bool =
                 outcome.quarantined.append((batch.source, row.number, row.problem))
                 continue
             try:
-                record = feed.mapping.parse_inbound(kind, row.values, batch.provenance(row), today=today)
+                record = feed.mapping.parse_inbound(
+                    kind, row.values, batch.provenance(row), today=today
+                )
             except RecordError as exc:
                 feed.quarantine(batch, row.number, row.values, exc.reason)
                 outcome.quarantined.append((batch.source, row.number, exc.reason))
