@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from connector.sandbox.access import Grants
 from connector.sandbox.auth import Auth
-from connector.sandbox.fiql import FiqlError, parse, row_filter
+from connector.sandbox.fiql import FiqlError
 from connector.sandbox.powerquery import QueryArgError, QueryEngine
 from connector.sandbox.shapes import ApiError, Request, Response, Shaper, json_response
 from connector.sandbox.tables_api import TableApi, paging
@@ -127,50 +127,16 @@ class Api:
             raise ApiError(403, "Access denied: the query touches fields outside the access_request",
                            [{"field": f, "error_code": "ACCESS_DENIED"} for f in missing],
                            extra={"fields": missing})
+        q = str(body.get("$q") or req.param("$q") or "")
         try:
-            rows, total = self._query_rows(req, query, body, count=count)
+            if count:
+                return json_response(200, {"count": self.queries.count(query, body, q)})
+            page = paging(req, self.tables.max_page_size())
+            items = self.queries.page(query, body, page.offset, page.limit,
+                                      null_style=self.shaper.null_style, q=q)
         except (QueryArgError, FiqlError) as exc:
             raise ApiError(400, "Validation Failed", [str(exc)]) from None
-        if count:
-            return json_response(200, {"count": total})
-        core = (query.core_table or name).upper()
-        items = [self._query_item(query, core, i, row) for i, row in enumerate(rows, 1)]
-        payload = self.shaper.listing({"name": core}, "record", items)
-        payload["@extensions"] = ""
-        return json_response(200, payload)
-
-    def _query_rows(self, req: Request, query: Any, body: dict, *, count: bool) -> tuple[list[dict], int]:
-        filt = body.get("$q") or req.param("$q")
-        page = paging(req, self.tables.max_page_size())
-        if not filt:
-            if count:
-                return [], self.queries.count(query, body)
-            return self.queries.page(query, body, page.offset, page.limit), 0
-        keys = {c.alias.lower(): c.key for c in query.columns} | {c.key: c.key for c in query.columns}
-        keep = row_filter(parse(str(filt)), keys)
-        rows = [r for r in self.queries.page(query, body, 0, None) if keep(r)]
-        end = None if page.limit is None else page.offset + page.limit
-        return rows[page.offset:end], len(rows)
-
-    def _query_item(self, query: Any, core: str, index: int, row: dict[str, str | None]) -> dict[str, Any]:
-        id_value = _core_id(query, core, row)
-        row_id = int(id_value) if id_value is not None and id_value.lstrip("-").isdigit() else index
-        if query.flattened:
-            return {"_name": core, "_id": row_id, **self.shaper.values(row)}
-        tables: dict[str, dict[str, str | None]] = {}
-        for col in query.columns:
-            table = col.alias.rsplit(".", 1)[0].lower() if "." in col.alias else core.lower()
-            tables.setdefault(table, {})[col.key] = row.get(col.key)
-        return {"id": row_id, "name": core, "tables": {t: self.shaper.values(v) for t, v in tables.items()}}
-
-
-def _core_id(query: Any, core: str, row: dict[str, str | None]) -> str | None:
-    """The core table's primary key in the row (what PowerSchool puts in `_id`)."""
-    for wanted in (f"{core}.DCID", f"{core}.ID"):
-        for col in query.columns:
-            if col.column.upper() == wanted:
-                return row.get(col.key)
-    return None
+        return self.shaper.listing({"name": self.queries.core_name(query), "@extensions": ""}, "record", items)
 
 
 def _allow(method: str, *allowed: str) -> None:

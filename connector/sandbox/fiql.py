@@ -2,7 +2,7 @@
 
 Operators `==`, `!=`, `=gt=`, `=ge=`, `=lt=`, `=le=`; `;` joins conditions with AND; `*` is a
 wildcard in `==`; `==(A,P)` matches a list. OR is not part of PowerSchool's dialect and is refused.
-Table queries compile to SQL; PowerQuery `$q` filters the rows the query returned.
+Both table queries and PowerQuery `$q` filters (on the query's column aliases) compile to SQL.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from connector.sandbox.store import TableSchema
 
-__all__ = ["Condition", "FiqlError", "parse", "to_sql", "row_filter"]
+__all__ = ["Condition", "FiqlError", "parse", "to_sql", "schema_resolver", "alias_resolver"]
 
 _COND = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|=gt=|=ge=|=lt=|=le=)\s*(.*?)\s*$", re.DOTALL)
 _SQL_OPS = {"==": "=", "!=": "<>", "=gt=": ">", "=ge=": ">=", "=lt=": "<", "=le=": "<="}
@@ -72,14 +72,41 @@ def parse(q: str) -> list[Condition]:
     return conditions
 
 
-def _typed(schema: TableSchema, field: str, value: str) -> Any:
-    col = schema.columns[field]
-    if col.type in ("Integer", "Boolean", "Double"):
+Resolver = Callable[[Condition], "tuple[str, str | None]"]
+"""Maps a condition to (quoted SQL column, PowerSchool field type or None when untyped)."""
+
+
+def schema_resolver(schema: TableSchema) -> Resolver:
+    def resolve(cond: Condition) -> tuple[str, str | None]:
+        if cond.field not in schema.columns:
+            raise FiqlError(f"{schema.name.lower()} has no field {cond.selector!r}")
+        return f'"{cond.field}"', schema.columns[cond.field].type
+    return resolve
+
+
+def alias_resolver(columns: Mapping[str, str]) -> Resolver:
+    """For PowerQuery results: `columns` maps an alias or key (lower case) to the result column."""
+    def resolve(cond: Condition) -> tuple[str, str | None]:
+        column = columns.get(cond.selector.lower()) or columns.get(cond.field.lower())
+        if column is None:
+            raise FiqlError(f"the query has no column {cond.selector!r}")
+        return '"' + column.replace('"', '""') + '"', None
+    return resolve
+
+
+def _typed(ftype: str | None, field: str, value: str) -> Any:
+    if ftype in ("Integer", "Boolean", "Double"):
         try:
             number = float(value)
         except ValueError:
             raise FiqlError(f"{field.lower()} is a number; {value!r} is not") from None
-        return int(number) if col.type != "Double" and number.is_integer() else number
+        return int(number) if ftype != "Double" and number.is_integer() else number
+    if ftype is None:  # untyped result column: numbers compare as numbers, like Oracle would
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() else number
     return value
 
 
@@ -88,58 +115,20 @@ def _like(value: str) -> str:
     return escaped.replace("*", "%")
 
 
-def to_sql(conditions: list[Condition], schema: TableSchema) -> tuple[str, list[Any]]:
+def to_sql(conditions: list[Condition], resolve: Resolver) -> tuple[str, list[Any]]:
     """WHERE clause and parameters; unknown columns raise FiqlError."""
     clauses: list[str] = []
     params: list[Any] = []
     for cond in conditions:
-        if cond.field not in schema.columns:
-            raise FiqlError(f"{schema.name.lower()} has no field {cond.selector!r}")
-        column = f'"{cond.field}"'
+        column, ftype = resolve(cond)
         if len(cond.values) > 1:
             marks = ", ".join("?" for _ in cond.values)
             clauses.append(f"{column} {'NOT ' if cond.op == '!=' else ''}IN ({marks})")
-            params.extend(_typed(schema, cond.field, v) for v in cond.values)
+            params.extend(_typed(ftype, cond.field, v) for v in cond.values)
         elif "*" in cond.values[0] and cond.op in ("==", "!="):
             clauses.append(f"{column} {'NOT ' if cond.op == '!=' else ''}LIKE ? ESCAPE '\\'")
             params.append(_like(cond.values[0]))
         else:
             clauses.append(f"{column} {_SQL_OPS[cond.op]} ?")
-            params.append(_typed(schema, cond.field, cond.values[0]))
+            params.append(_typed(ftype, cond.field, cond.values[0]))
     return " AND ".join(clauses), params
-
-
-def _compare(actual: str | None, op: str, wanted: str) -> bool:
-    if actual is None:
-        return op == "!="
-    if op in ("==", "!=") and "*" in wanted:
-        pattern = re.escape(wanted).replace(r"\*", ".*")
-        hit = re.fullmatch(pattern, actual, re.IGNORECASE) is not None
-        return hit if op == "==" else not hit
-    a: Any = actual
-    w: Any = wanted
-    try:
-        a, w = float(actual), float(wanted)
-    except ValueError:
-        pass
-    return {"==": a == w, "!=": a != w, "=gt=": a > w, "=ge=": a >= w, "=lt=": a < w,
-            "=le=": a <= w}[op]
-
-
-def row_filter(conditions: list[Condition], keys: Mapping[str, str]) -> Callable[[dict], bool]:
-    """A predicate over flattened PowerQuery rows; `keys` maps selectors (alias or key) to row keys."""
-    resolved = []
-    for cond in conditions:
-        key = keys.get(cond.selector.lower()) or keys.get(cond.field.lower())
-        if key is None:
-            raise FiqlError(f"the query has no column {cond.selector!r}")
-        resolved.append((key, cond))
-
-    def keep(row: dict) -> bool:
-        for key, cond in resolved:
-            hits = [_compare(row.get(key), "==" if cond.op == "!=" else cond.op, v) for v in cond.values]
-            if (any(hits) if cond.op != "!=" else not any(hits)) is False:
-                return False
-        return True
-
-    return keep

@@ -54,6 +54,7 @@ _TOKEN = re.compile("|".join(re.escape(e) for e, _ in _ELEMENTS) + r'|"[^"]*"|.'
 _DIRECTIVE = {e: d for e, d in _ELEMENTS}
 
 
+@functools.lru_cache(maxsize=64)
 def _strftime_format(fmt: str) -> str:
     out = []
     for match in _TOKEN.finditer(fmt):
@@ -68,13 +69,10 @@ def _strftime_format(fmt: str) -> str:
 
 
 def _parse_iso(value: str) -> dt.datetime:
-    text = value.strip().replace("T", " ")
-    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(text[:19], pattern)
-        except ValueError:
-            continue
-    raise OracleFunctionError(f"not a date: {value!r}")
+    try:
+        return dt.datetime.fromisoformat(value.strip()[:19])
+    except ValueError:
+        raise OracleFunctionError(f"not a date: {value!r}") from None
 
 
 def iso_text(moment: dt.datetime | dt.date) -> str:
@@ -94,7 +92,13 @@ def to_char(value: Any, fmt: str | None = None) -> str | None:
         return str(value)
     if isinstance(value, (int, float)):
         return str(value)
-    return _parse_iso(str(value)).strftime(_strftime_format(fmt))
+    text = str(value)
+    # Fast paths for the two formats every connector query uses (values are stored as ISO text).
+    if fmt == "YYYY-MM-DD" and len(text) in (10, 19) and text[4:5] == "-":
+        return text[:10]
+    if fmt == "YYYY-MM-DD HH24:MI:SS" and len(text) == 19 and text[10:11] == " ":
+        return text
+    return _parse_iso(text).strftime(_strftime_format(fmt))
 
 
 def to_date(value: Any, fmt: str | None = None) -> str | None:

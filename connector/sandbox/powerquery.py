@@ -16,11 +16,12 @@ import threading
 from collections import OrderedDict
 from typing import Any, Mapping
 
+from connector.sandbox.fiql import alias_resolver, parse, to_sql
 from connector.sandbox.install import InstallError, QueryDef
 from connector.sandbox.oracle import OracleFunctionError
+from connector.sandbox.render import NullStyle, ident, literal, object_sql, text_sql
 from connector.sandbox.sqlscan import touched_fields
 from connector.sandbox.store import Store
-from connector.sandbox.values import to_text
 
 __all__ = ["QueryEngine", "QueryArgError", "bind"]
 
@@ -88,7 +89,7 @@ class QueryEngine:
         self.store = store
         self.queries: dict[str, QueryDef] = {}
         self.touches: dict[str, set[tuple[str, str]]] = {}
-        self._cache: OrderedDict[tuple, tuple[str, int]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[str, int, list[str]]] = OrderedDict()
         self._cache_version = -1
         self._cache_entries = cache_entries
         self._names = itertools.count(1)
@@ -132,8 +133,9 @@ class QueryEngine:
 
     # -- running -----------------------------------------------------------------------------
 
-    def result(self, query: QueryDef, body: Mapping[str, Any]) -> tuple[str, int]:
-        """(temporary table holding the ordered result, row count), computed once per version."""
+    def result(self, query: QueryDef, body: Mapping[str, Any]) -> tuple[str, int, list[str]]:
+        """(temporary table holding the ordered result, row count, its column names), computed
+        once per (query, arguments) until the next write."""
         sql, params = bind(query, body)
         key = (query.name, json.dumps(params, sort_keys=True, default=str))
         with self.store.lock:
@@ -150,31 +152,78 @@ class QueryEngine:
             except sqlite3.OperationalError as exc:
                 raise _oracle_error(exc) from None
             count = self.store.conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
-            self._cache[key] = (name, count)
+            columns = [r[1] for r in self.store.conn.execute(f'PRAGMA temp.table_info("{name}")')]
+            self._cache[key] = (name, count, columns)
             while len(self._cache) > self._cache_entries:
-                _, (old, _) = self._cache.popitem(last=False)
+                _, (old, _, _) = self._cache.popitem(last=False)
                 self.store.conn.execute(f'DROP TABLE IF EXISTS temp."{old}"')
-            return name, count
+            return name, count, columns
 
     def _drop_all(self) -> None:
-        for old, _ in self._cache.values():
+        for old, _, _ in self._cache.values():
             self.store.conn.execute(f'DROP TABLE IF EXISTS temp."{old}"')
         self._cache.clear()
 
-    def page(self, query: QueryDef, body: Mapping[str, Any], offset: int, limit: int | None) -> list[dict[str, str | None]]:
-        """Rows `offset`..`offset+limit` (all when limit is None) as {column key: text}."""
-        table, _ = self.result(query, body)
-        sql = f'SELECT * FROM temp."{table}" WHERE rowid > ? ORDER BY rowid'
-        params: list[Any] = [offset]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        _, rows = self.store.read(sql, params)
-        keys = [c.key for c in query.columns]
-        return [{k: to_text(v) for k, v in zip(keys, row)} for row in rows]
+    def filter_sql(self, query: QueryDef, columns: list[str], q: str) -> tuple[str, list[Any]]:
+        """A `$q` filter (on column aliases or keys) as SQL over the cached result."""
+        names: dict[str, str] = {}
+        for col, real in zip(query.columns, columns):
+            names[col.alias.lower()] = real
+            names[col.key] = real
+        return to_sql(parse(q), alias_resolver(names))
 
-    def count(self, query: QueryDef, body: Mapping[str, Any]) -> int:
-        return self.result(query, body)[1]
+    def count(self, query: QueryDef, body: Mapping[str, Any], q: str = "") -> int:
+        with self.store.lock:  # a concurrent write must not drop the result between the two steps
+            table, count, columns = self.result(query, body)
+            if not q:
+                return count
+            where, params = self.filter_sql(query, columns, q)
+            return int(self.store.read(f'SELECT COUNT(*) FROM temp."{table}" WHERE {where}', params)[1][0][0])
+
+    def page(
+        self, query: QueryDef, body: Mapping[str, Any], offset: int, limit: int | None, *,
+        null_style: NullStyle = "omit", q: str = "",
+    ) -> list[str]:
+        """Rows `offset`..`offset+limit` (all when limit is None), each rendered as PowerSchool's JSON."""
+        with self.store.lock:  # a concurrent write must not drop the result between the two steps
+            table, _, columns = self.result(query, body)
+            item = self._item_sql(query, columns, null_style)
+            params: list[Any] = []
+            if q:
+                where, params = self.filter_sql(query, columns, q)
+                sql = f'SELECT {item} FROM temp."{table}" WHERE {where} ORDER BY rowid'
+                sql += f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+            else:  # the result's rowids are 1..count in query order: page by range, not OFFSET
+                sql = f'SELECT {item} FROM temp."{table}" WHERE rowid > {int(offset)} ORDER BY rowid'
+                sql += f" LIMIT {int(limit)}" if limit is not None else ""
+            return [r[0] for r in self.store.read(sql, params)[1]]
+
+    def _item_sql(self, query: QueryDef, columns: list[str], null_style: NullStyle) -> str:
+        core = self.core_name(query)
+        id_column = _core_id_column(query, core, columns)
+        id_sql = f"COALESCE(CAST({ident(id_column)} AS INTEGER), rowid)" if id_column else "rowid"
+        values = [(col.key, text_sql(ident(real))) for col, real in zip(query.columns, columns)]
+        if query.flattened:
+            return object_sql([("_name", literal(core)), ("_id", id_sql), *values], null_style)
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for col, pair in zip(query.columns, values):
+            table = col.alias.rsplit(".", 1)[0].lower() if "." in col.alias else core.lower()
+            groups.setdefault(table, []).append(pair)
+        tables = ", ".join(f"{literal(t)}, {object_sql(v, null_style)}" for t, v in groups.items())
+        return f"json_object('id', {id_sql}, 'name', {literal(core)}, 'tables', json_object({tables}))"
+
+    @staticmethod
+    def core_name(query: QueryDef) -> str:
+        return (query.core_table or query.name).upper()
+
+
+def _core_id_column(query: QueryDef, core: str, columns: list[str]) -> str | None:
+    """The result column holding the core table's primary key (what PowerSchool puts in `_id`)."""
+    for wanted in (f"{core}.DCID", f"{core}.ID"):
+        for col, real in zip(query.columns, columns):
+            if col.column.upper() == wanted:
+                return real
+    return None
 
 
 def _oracle_error(exc: sqlite3.OperationalError) -> QueryArgError:

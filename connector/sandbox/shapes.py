@@ -2,19 +2,21 @@
 
 The quirks are on by default because clients break on them in production: a list with exactly one
 element comes back as a bare object (`record`, `results.result`), an empty result omits `record`
-entirely, and a null column is left out of its row. Each can be switched off or made random
-through the fault plan's quirk probabilities (`single`, `norecord`) and the sandbox's `null_style`.
+entirely, and a null column is left out of its row (render.py). Each can be switched off or made
+random through the fault plan's quirk probabilities (`single`, `norecord`) and the sandbox's
+`null_style`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Mapping
 
 from connector.sandbox.faults import FaultPlan
+from connector.sandbox.render import NullStyle, json_list
 
-__all__ = ["Request", "Response", "ApiError", "json_response", "error_response", "Shaper"]
+__all__ = ["Request", "Response", "ApiError", "json_response", "error_response", "Shaper", "NullStyle"]
 
 
 @dataclass
@@ -80,31 +82,22 @@ def error_response(status: int, message: str, errors: Iterable[Any] = ()) -> Res
     return ApiError(status, message, errors).response()
 
 
-NullStyle = Literal["omit", "empty", "null"]
-
-
 class Shaper:
-    """Applies the quirks to lists and rows."""
+    """Applies the quirks to lists of rows rendered by SQLite (see render.py)."""
 
     def __init__(self, plan: FaultPlan, null_style: NullStyle = "omit") -> None:
         self.plan = plan
         self.null_style = null_style
 
-    def listing(self, payload: dict[str, Any], key: str, items: list[Any]) -> dict[str, Any]:
-        """Put `items` under `key`: omitted when empty, a bare object when single (quirks)."""
-        if not items:
-            if not self.plan.quirk("norecord"):
-                payload[key] = []
-            return payload
-        payload[key] = items[0] if len(items) == 1 and self.plan.quirk("single") else items
-        return payload
+    def listing(self, payload: dict[str, Any], key: str, items: list[str], status: int = 200) -> Response:
+        """`payload` plus `key` holding the rendered `items`: omitted when empty, a bare object
+        when single (the quirks, as the fault plan's probabilities decide)."""
+        raw = json_list(items, single_as_object=self.plan.quirk("single"),
+                        omit_empty=self.plan.quirk("norecord"))
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        if raw is not None:
+            body = body[:-1] + ("," if payload else "") + json.dumps(key) + ":" + raw + "}"
+        return Response(status, body.encode("utf-8"))
 
     def one_or_many(self, items: list[Any]) -> Any:
         return items[0] if len(items) == 1 and self.plan.quirk("single") else items
-
-    def values(self, row: Mapping[str, str | None]) -> dict[str, str | None]:
-        if self.null_style == "null":
-            return dict(row)
-        if self.null_style == "empty":
-            return {k: ("" if v is None else v) for k, v in row.items()}
-        return {k: v for k, v in row.items() if v is not None}

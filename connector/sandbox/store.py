@@ -175,15 +175,21 @@ class Store:
         """Insert validated rows in one transaction; the parent row must exist (a foreign key)."""
         prepared = [self.validate(schema, r) for r in rows]
         ids: list[int] = []
+        statements: dict[tuple[str, ...], str] = {}
+        parents_seen: set[Any] = set()
         with self.transaction() as conn:
             for row in prepared:
-                self._check_parent(schema, row, insert=True)
+                if row.get(schema.parent_column or "") not in parents_seen or schema.kind == "one_to_one":
+                    self._check_parent(schema, row, insert=True)
+                    parents_seen.add(row.get(schema.parent_column or ""))
                 row.update(WHOCREATED=who, WHENCREATED=when, WHOMODIFIED=who, WHENMODIFIED=when)
-                names = ", ".join(f'"{c}"' for c in row)
-                marks = ", ".join("?" for _ in row)
-                cur = conn.execute(f'INSERT INTO "{schema.name}" ({names}) VALUES ({marks})',
-                                   list(row.values()))
-                ids.append(int(cur.lastrowid or 0))
+                columns = tuple(row)
+                sql = statements.get(columns)
+                if sql is None:
+                    names = ", ".join(f'"{c}"' for c in columns)
+                    marks = ", ".join("?" for _ in columns)
+                    sql = statements[columns] = f'INSERT INTO "{schema.name}" ({names}) VALUES ({marks})'
+                ids.append(int(conn.execute(sql, list(row.values())).lastrowid or 0))
         return ids
 
     def update(self, schema: TableSchema, key: int, values: Mapping[str, Any], *, who: str, when: str) -> bool:
@@ -244,15 +250,23 @@ class Store:
         self, schema: TableSchema, where: str = "", params: Sequence[Any] = (), *,
         order: str = "", limit: int | None = None, offset: int = 0,
     ) -> list[dict[str, Any]]:
-        sql = f'SELECT * FROM "{schema.name}"'
+        """Rows as {UPPER-case column: stored value}."""
+        names, rows = self.select_raw("*", schema, where, params, order=order, limit=limit, offset=offset)
+        upper = [n.upper() for n in names]
+        return [dict(zip(upper, r)) for r in rows]
+
+    def select_raw(
+        self, columns: str, schema: TableSchema, where: str = "", params: Sequence[Any] = (), *,
+        order: str = "", limit: int | None = None, offset: int = 0,
+    ) -> tuple[list[str], list[tuple]]:
+        """`SELECT columns FROM table [WHERE] ORDER BY [LIMIT/OFFSET]`: the one paged read."""
+        sql = f'SELECT {columns} FROM "{schema.name}"'
         if where:
             sql += f" WHERE {where}"
         sql += " ORDER BY " + (order or f'"{schema.key}"')
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        names, rows = self.read(sql, params)
-        upper = [n.upper() for n in names]
-        return [dict(zip(upper, r)) for r in rows]
+        return self.read(sql, params)
 
     def count(self, schema: TableSchema, where: str = "", params: Sequence[Any] = ()) -> int:
         sql = f'SELECT COUNT(*) FROM "{schema.name}"' + (f" WHERE {where}" if where else "")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 from connector.sandbox.access import Grants
-from connector.sandbox.fiql import FiqlError, parse, to_sql
+from connector.sandbox.fiql import FiqlError, parse, schema_resolver, to_sql
+from connector.sandbox.render import ident, literal, object_sql, text_sql
 from connector.sandbox.shapes import ApiError, Request, Response, Shaper, json_response
 from connector.sandbox.store import Store, TableSchema, ValidationFailed
-from connector.sandbox.values import to_text
 
 __all__ = ["TableApi", "Paging", "paging"]
 
@@ -99,7 +99,7 @@ class TableApi:
     def _where(self, req: Request, schema: TableSchema) -> tuple[str, list[Any]]:
         try:
             conditions = parse(req.param("q") or "")
-            where, params = to_sql(conditions, schema)
+            where, params = to_sql(conditions, schema_resolver(schema))
         except FiqlError as exc:
             raise ApiError(400, "invalid q", [str(exc)]) from None
         missing = self.grants.missing_read((schema.name, c.field) for c in conditions)
@@ -120,20 +120,20 @@ class TableApi:
             keys.append(f'"{schema.key}"{direction}')
         return ", ".join(keys)
 
-    def _item(self, schema: TableSchema, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-        name = schema.name.lower()
-        values = self.shaper.values({f.lower(): to_text(row.get(f)) for f in fields})
-        return {"id": row[schema.key], "name": name, "tables": {name: values}}
+    def _item_sql(self, schema: TableSchema, fields: list[str]) -> str:
+        """One row as `{"id": n, "name": "t", "tables": {"t": {field: "text"}}}`, built by SQLite."""
+        name = literal(schema.name.lower())
+        values = object_sql([(f.lower(), text_sql(ident(f))) for f in fields], self.shaper.null_style)
+        return f"json_object('id', {ident(schema.key)}, 'name', {name}, 'tables', json_object({name}, {values}))"
 
     def list(self, req: Request, table: str) -> Response:
         schema = self.table(table)
         fields = self._projection(req, schema)
         where, params = self._where(req, schema)
         page = paging(req, self.max_page_size())
-        rows = self.store.select(schema, where, params, order=self._order(req, schema),
-                                 limit=page.limit, offset=page.offset)
-        items = [self._item(schema, r, fields) for r in rows]
-        return json_response(200, self.shaper.listing({"name": schema.name.lower()}, "record", items))
+        _, rows = self.store.select_raw(self._item_sql(schema, fields), schema, where, params,
+                                        order=self._order(req, schema), limit=page.limit, offset=page.offset)
+        return self.shaper.listing({"name": schema.name.lower()}, "record", [r[0] for r in rows])
 
     def count(self, req: Request, table: str) -> Response:
         schema = self.table(table)
@@ -143,10 +143,11 @@ class TableApi:
     def get(self, req: Request, table: str, key: str) -> Response:
         schema = self.table(table)
         fields = self._projection(req, schema)
-        row = self.store.get(schema, _row_id(key))
-        if row is None:
+        _, rows = self.store.select_raw(self._item_sql(schema, fields), schema, f"{ident(schema.key)} = ?",
+                                        [_row_id(key)])
+        if not rows:
             raise ApiError(404, "record not found", [f"{schema.name.lower()}/{key}"])
-        return json_response(200, self._item(schema, row, fields))
+        return Response(200, rows[0][0].encode("utf-8"))
 
     # -- writes ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
-"""Column types: what a write may store and how a stored value reads back as a JSON string.
+"""Column types: what a write may store, validated the way PowerSchool's field validation does.
 
 PowerSchool's schema API takes and returns every value as a string; the sandbox stores typed
-values in SQLite (dates as ISO text) and validates writes the way PowerSchool's field validation
+values in SQLite (dates as ISO text; render.py turns them back into strings) and validates writes the way PowerSchool's field validation
 does: a String longer than its length, a bad number or date is refused with the field named.
 """
 
@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ColumnType", "FieldProblem", "to_db", "to_text", "SQLITE_TYPES"]
+__all__ = ["ColumnType", "FieldProblem", "to_db", "SQLITE_TYPES"]
 
 MAX_BYTES = 4000
 
@@ -118,12 +118,3 @@ _CONVERTERS = {
     "String": _string, "Clob": _string, "Integer": _integer, "Double": _double,
     "Boolean": _boolean, "Date": _date, "Timestamp": _timestamp,
 }
-
-
-def to_text(value: Any) -> str | None:
-    """A stored value as PowerSchool returns it: always a string (None stays None)."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.sandbox.faults import FaultPlan
-from connector.sandbox.fiql import FiqlError, parse, row_filter, to_sql
+from connector.sandbox.fiql import FiqlError, alias_resolver, parse, schema_resolver, to_sql
 from connector.sandbox.oracle import OracleFunctionError, register_oracle_functions, to_char, to_date
 from connector.sandbox.seed import CORE_SCHEMAS
 from connector.sandbox.sqlscan import touched_fields
@@ -97,7 +97,8 @@ def test_scan_of_select_star_touches_every_column() -> None:
 # -- FIQL -----------------------------------------------------------------------------------
 
 def test_fiql_compiles_operators_lists_and_wildcards() -> None:
-    where, params = to_sql(parse("grade_level=ge=9;last_name==Test*;schoolid==(101,301);dcid!=5"), STUDENTS)
+    where, params = to_sql(parse("grade_level=ge=9;last_name==Test*;schoolid==(101,301);dcid!=5"),
+                           schema_resolver(STUDENTS))
     assert where == ('"GRADE_LEVEL" >= ? AND "LAST_NAME" LIKE ? ESCAPE \'\\\' AND "SCHOOLID" IN (?, ?) '
                      'AND "DCID" <> ?')
     assert params == [9, "Test%", 101, 301, 5]
@@ -106,15 +107,17 @@ def test_fiql_compiles_operators_lists_and_wildcards() -> None:
 @pytest.mark.parametrize("q", ["grade_level=ge=nine", "nope==1", "a==1,b==2", "grade_level=gt=(1,2)", "junk"])
 def test_fiql_refuses_what_powerschool_refuses(q: str) -> None:
     with pytest.raises(FiqlError):
-        to_sql(parse(q), STUDENTS)
+        to_sql(parse(q), schema_resolver(STUDENTS))
 
 
-def test_fiql_row_filter_uses_alias_or_key_names() -> None:
-    keep = row_filter(parse("students.grade_level=ge=8;last_name==mock*"),
-                      {"students.grade_level": "grade_level", "last_name": "last_name"})
-    assert keep({"grade_level": "9", "last_name": "Mockwood"})
-    assert not keep({"grade_level": "10", "last_name": "Testwood"})
-    assert not keep({"grade_level": "7", "last_name": "Mockwood"})
+def test_fiql_on_query_results_uses_aliases_and_compares_numbers_as_numbers(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE r (grade_level, last_name)")
+    db.executemany("INSERT INTO r VALUES (?, ?)", [(9, "Mockwood"), (10, "Testwood"), (7, "Mockridge")])
+    where, params = to_sql(parse("students.grade_level=ge=8;last_name==mock*"),
+                           alias_resolver({"students.grade_level": "grade_level", "last_name": "last_name"}))
+    assert db.execute(f"SELECT last_name FROM r WHERE {where}", params).fetchall() == [("Mockwood",)]
+    with pytest.raises(FiqlError, match="no column"):
+        to_sql(parse("nope==1"), alias_resolver({}))
 
 
 def test_quirk_probabilities_come_from_the_spec() -> None:
