@@ -10,7 +10,7 @@
                 update = mapping.parse_status_update(row.values, batch.provenance(row), today=day)
             except RecordError as exc:
                 feed.quarantine(batch, row.number, row.values, exc.reason)
-        feed.archive(batch)                                # never deletes; http: keeps the page
+        feed.archive(batch)                                      # after every row is settled
         state.cursor = batch.next_cursor                         # http only; None for csv
 
     name = feed.write_outbound("referrals", run_id, rows)       # atomic; NOTICE file alongside
@@ -21,8 +21,13 @@ Two refinements of the first sketch, both so that the engine stays in charge of 
 - `rows()` yields `InboundRow(number, values, problem, extra)`. Rows the feed cannot read (bad
   bytes, NUL, an over-long line, a wrong field count, a file-level problem such as a missing
   column) come through with `problem` set instead of being dropped or quarantined behind the
-  engine's back. Header is row 0; data rows count from 1.
+  engine's back. Data rows count from 1; row 0 (the header line) only comes through when the
+  header itself is unreadable, so the quarantine shows what the file looked like.
 - `quarantine()` takes the row's `extra` fields (beyond the header) so nothing is lost.
+
+Archive a batch only once every row is applied or quarantined: the archive never deletes, but a
+csv file that left the inbox is not read again. Rows are streamed; to stay within the memory
+target on a million-row file, apply them in chunks rather than collecting them all first.
 """
 
 from __future__ import annotations
