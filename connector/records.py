@@ -115,6 +115,9 @@ class StatusUpdate:
     status_reason: str
     provenance: Provenance
 
+    def __repr__(self) -> str:  # status_reason is partner free text: keep it out of logs
+        return f"StatusUpdate(referral_id={self.referral_id!r}, status={self.status!r})"
+
 
 @dataclass(frozen=True)
 class PartnerVisit:

@@ -66,7 +66,8 @@ class RecordError(SSPError):
         self.file = file
         self.row = row
         self.field = field
-        parts = [p for p in (file, f"row {row}" if row is not None else None, field) if p]
+        named_field = field if field and not reason.startswith(f"{field}:") else None
+        parts = [p for p in (file, f"row {row}" if row is not None else None, named_field) if p]
         super().__init__(f"{': '.join(parts)}: {reason}" if parts else reason)
 
 
