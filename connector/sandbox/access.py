@@ -7,7 +7,7 @@ only write fields granted FullAccess; PowerSchool answers 403 otherwise.
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from connector.sandbox.install import PluginDef
 
@@ -30,7 +30,7 @@ class Grants:
             self._by_plugin[plugin.name] = granted
 
     def revoke(self, table: str, field: str) -> None:
-        """Take a field away, as an administrator rejecting it on the Data Access Requests screen."""
+        """Take a field away, as an administrator rejecting it on "Data Access Requests"."""
         with self._lock:
             for granted in self._by_plugin.values():
                 granted.pop((table.upper(), field.upper()), None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from connector.sandbox.access import Grants
 from connector.sandbox.auth import Auth
@@ -33,12 +34,20 @@ _QUERY = re.compile(r"^/ws/schema/query/([^/]+?)(/count)?/?$")
 
 def unauthorized(description: str = "The access token is invalid or has expired") -> Response:
     header = f'Bearer error="invalid_token",realm="PowerSchool",error_description="{description}"'
-    return ApiError(401, "Unauthorized", [description], headers={"WWW-Authenticate": header}).response()
+    return ApiError(
+        401, "Unauthorized", [description], headers={"WWW-Authenticate": header}
+    ).response()
 
 
 class Api:
     def __init__(
-        self, *, auth: Auth, grants: Grants, tables: TableApi, queries: QueryEngine, shaper: Shaper,
+        self,
+        *,
+        auth: Auth,
+        grants: Grants,
+        tables: TableApi,
+        queries: QueryEngine,
+        shaper: Shaper,
         metadata: Callable[[], dict[str, Any]],
     ) -> None:
         self.auth = auth
@@ -66,7 +75,7 @@ class Api:
             return self._metadata(req)
         if path.rstrip("/") == "/ws/v1/time":
             _allow(method, "GET")
-            return json_response(200, {"time": dt.datetime.now(dt.timezone.utc).isoformat()})
+            return json_response(200, {"time": dt.datetime.now(dt.UTC).isoformat()})
         if not path.startswith("/ws/"):
             raise ApiError(404, "Not found", [path])
         req.token = self.auth.valid(req.header("Authorization"))
@@ -74,7 +83,9 @@ class Api:
             return unauthorized()
         if (match := _QUERY.match(path)) is not None:
             _allow(method, "POST")
-            return self._query(req, urllib.parse.unquote(match.group(1)), count=bool(match.group(2)))
+            return self._query(
+                req, urllib.parse.unquote(match.group(1)), count=bool(match.group(2))
+            )
         if (match := _TABLE.match(path)) is not None:
             return self._table(req, urllib.parse.unquote(match.group(1)), match.group(2))
         raise ApiError(404, "Not found", [path])
@@ -105,7 +116,9 @@ class Api:
         if form.get("grant_type") != ["client_credentials"]:
             return json_response(400, {"error": "unsupported_grant_type"})
         token, remaining = self.auth.issue()
-        return json_response(200, {"access_token": token, "token_type": "Bearer", "expires_in": str(remaining)})
+        return json_response(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": str(remaining)}
+        )
 
     def _metadata(self, req: Request) -> Response:
         meta = self.metadata()
@@ -121,25 +134,37 @@ class Api:
             raise ApiError(404, f"PowerQuery {name} not found", [name])
         body = req.json() if req.body.strip() else {}
         if not isinstance(body, dict):
-            raise ApiError(400, "Validation Failed", ["the body must be a JSON object of arguments"])
+            raise ApiError(
+                400, "Validation Failed", ["the body must be a JSON object of arguments"]
+            )
         missing = self.grants.missing_read(self.queries.touches[name])
         if missing:
-            raise ApiError(403, "Access denied: the query touches fields outside the access_request",
-                           [{"field": f, "error_code": "ACCESS_DENIED"} for f in missing],
-                           extra={"fields": missing})
+            raise ApiError(
+                403,
+                "Access denied: the query touches fields outside the access_request",
+                [{"field": f, "error_code": "ACCESS_DENIED"} for f in missing],
+                extra={"fields": missing},
+            )
         q = str(body.get("$q") or req.param("$q") or "")
         try:
             if count:
                 return json_response(200, {"count": self.queries.count(query, body, q)})
             page = paging(req, self.tables.max_page_size())
-            items = self.queries.page(query, body, page.offset, page.limit,
-                                      null_style=self.shaper.null_style, q=q)
+            items = self.queries.page(
+                query, body, page.offset, page.limit, null_style=self.shaper.null_style, q=q
+            )
         except (QueryArgError, FiqlError) as exc:
             raise ApiError(400, "Validation Failed", [str(exc)]) from None
-        return self.shaper.listing({"name": self.queries.core_name(query), "@extensions": ""}, "record", items)
+        return self.shaper.listing(
+            {"name": self.queries.core_name(query), "@extensions": ""}, "record", items
+        )
 
 
 def _allow(method: str, *allowed: str) -> None:
     if method not in allowed:
-        raise ApiError(405, f"Method {method} is not allowed here", [f"allowed: {', '.join(allowed)}"],
-                       headers={"Allow": ", ".join(allowed)})
+        raise ApiError(
+            405,
+            f"Method {method} is not allowed here",
+            [f"allowed: {', '.join(allowed)}"],
+            headers={"Allow": ", ".join(allowed)},
+        )

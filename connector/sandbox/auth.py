@@ -24,15 +24,23 @@ DEFAULT_TOKEN_TTL = 30 * 24 * 3600
 
 class Auth:
     def __init__(
-        self, store: Store, *, client_id: str | None = None, client_secret: str | None = None,
+        self,
+        store: Store,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
         token_ttl: int = DEFAULT_TOKEN_TTL,
     ) -> None:
         self.store = store
         self.token_ttl = token_ttl
         with store.lock:
-            store.conn.execute("CREATE TABLE IF NOT EXISTS SANDBOX_TOKENS (TOKEN TEXT PRIMARY KEY, EXPIRES REAL)")
+            store.conn.execute(
+                "CREATE TABLE IF NOT EXISTS SANDBOX_TOKENS (TOKEN TEXT PRIMARY KEY, EXPIRES REAL)"
+            )
             self.client_id = client_id or store.meta("client_id") or str(uuid.uuid4())
-            self.client_secret = client_secret or store.meta("client_secret") or secrets.token_hex(18)
+            self.client_secret = (
+                client_secret or store.meta("client_secret") or secrets.token_hex(18)
+            )
             store.set_meta("client_id", self.client_id)
             store.set_meta("client_secret", self.client_secret)
 
@@ -48,20 +56,27 @@ class Auth:
         except (binascii.Error, UnicodeDecodeError):
             return False
         client_id, sep, secret = decoded.partition(":")
-        return bool(sep) and hmac.compare_digest(client_id, self.client_id) and hmac.compare_digest(
-            secret, self.client_secret)
+        return (
+            bool(sep)
+            and hmac.compare_digest(client_id, self.client_id)
+            and hmac.compare_digest(secret, self.client_secret)
+        )
 
     def issue(self) -> tuple[str, int]:
         """The current token and its remaining seconds; a new one when none is valid."""
         now = time.time()
         with self.store.lock:
             row = self.store.conn.execute(
-                "SELECT TOKEN, EXPIRES FROM SANDBOX_TOKENS WHERE EXPIRES > ? ORDER BY EXPIRES DESC LIMIT 1",
-                (now,)).fetchone()
+                "SELECT TOKEN, EXPIRES FROM SANDBOX_TOKENS WHERE EXPIRES > ? "
+                "ORDER BY EXPIRES DESC LIMIT 1",
+                (now,),
+            ).fetchone()
             if row:
                 return row[0], max(1, int(row[1] - now))
             token = str(uuid.uuid4())
-            self.store.conn.execute("INSERT INTO SANDBOX_TOKENS VALUES (?, ?)", (token, now + self.token_ttl))
+            self.store.conn.execute(
+                "INSERT INTO SANDBOX_TOKENS VALUES (?, ?)", (token, now + self.token_ttl)
+            )
             return token, self.token_ttl
 
     def valid(self, authorization: str | None) -> str | None:

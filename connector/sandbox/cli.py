@@ -52,8 +52,11 @@ def command(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ssp-sandbox-") as tmp:
         plugins = list(args.plugin or []) or _default_plugins(Path(tmp))
         sandbox = Sandbox(
-            plugins=plugins, port=args.port or 0, latency_ms=args.latency_ms or 0,
-            faults=args.faults or "", students=students,
+            plugins=plugins,
+            port=args.port or 0,
+            latency_ms=args.latency_ms or 0,
+            faults=args.faults or "",
+            students=students,
         )
         with sandbox:
             print(f"PowerSchool sandbox running at {sandbox.base_url}")

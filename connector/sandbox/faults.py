@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ssp.errors import ConfigError
 
@@ -38,7 +38,7 @@ class Fault:
     after_write: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> "Fault | None":
+    def parse(cls, text: str) -> Fault | None:
         """`"ok"` means no fault; otherwise a kind with an optional `_after_write` suffix."""
         name = text.strip().lower()
         if name in ("ok", "", "none"):
@@ -48,7 +48,8 @@ class Fault:
         if kind not in FAULT_KINDS:
             raise ConfigError(
                 f"unknown fault '{text}' (known: {', '.join(FAULT_KINDS)}, each optionally "
-                f"with {AFTER_SUFFIX}, or ok)", key="faults",
+                f"with {AFTER_SUFFIX}, or ok)",
+                key="faults",
             )
         if after and kind == "expire":
             raise ConfigError("expire has no after-write form", key="faults")
@@ -72,7 +73,9 @@ def parse_spec(spec: str) -> tuple[dict[str, float], dict[str, float]]:
         try:
             prob = float(value)
         except ValueError:
-            raise ConfigError(f"'{part}': probability '{value}' is not a number", key="faults") from None
+            raise ConfigError(
+                f"'{part}': probability '{value}' is not a number", key="faults"
+            ) from None
         if not 0.0 <= prob <= 1.0:
             raise ConfigError(f"'{part}': probability must be between 0 and 1", key="faults")
         key = name.strip().lower()
@@ -100,7 +103,7 @@ class FaultPlan:
         self._path_prefix: str | None = None
         self._methods: frozenset[str] | None = None
         self.timeout_seconds = 1.5
-        """How long a `timeout` fault holds the request: set it just above the client's read time-out."""
+        """How long a `timeout` fault holds the request: just above the client's read time-out."""
         self.retry_after_seconds = 1
         self.retry_after_forms: tuple[str, ...] = ("seconds", "date")
         self._retry_after_turn = 0
@@ -108,26 +111,30 @@ class FaultPlan:
         """Names of the faults injected so far, in order (for assertions)."""
 
     def __repr__(self) -> str:
-        return (f"FaultPlan(probabilities={self.probabilities}, script={len(self._script)} left, "
-                f"only={self._path_prefix!r}/{sorted(self._methods or [])})")
+        return (
+            f"FaultPlan(probabilities={self.probabilities}, script={len(self._script)} left, "
+            f"only={self._path_prefix!r}/{sorted(self._methods or [])})"
+        )
 
     # -- configuring -------------------------------------------------------------------------
 
-    def script(self, items: Iterable[str]) -> "FaultPlan":
+    def script(self, items: Iterable[str]) -> FaultPlan:
         """Queue one decision per matching request (`"ok"` for none); probabilities resume after."""
         parsed = [Fault.parse(i) for i in items]
         with self._lock:
             self._script.extend(parsed)
         return self
 
-    def only(self, path_prefix: str | None = None, methods: Iterable[str] | None = None) -> "FaultPlan":
+    def only(
+        self, path_prefix: str | None = None, methods: Iterable[str] | None = None
+    ) -> FaultPlan:
         """Limit faults (scripted and random) to requests on `path_prefix` with one of `methods`."""
         with self._lock:
             self._path_prefix = path_prefix
             self._methods = frozenset(m.upper() for m in methods) if methods else None
         return self
 
-    def set(self, spec: str) -> "FaultPlan":
+    def set(self, spec: str) -> FaultPlan:
         """Replace the probabilities (and quirks named in `spec`) with those of a new spec."""
         faults, quirks = parse_spec(spec)
         with self._lock:
@@ -135,7 +142,7 @@ class FaultPlan:
             self.quirks.update(quirks)
         return self
 
-    def clear(self) -> "FaultPlan":
+    def clear(self) -> FaultPlan:
         """No more faults: empty script, no probabilities, no filter (quirks are kept)."""
         with self._lock:
             self._script.clear()
@@ -191,7 +198,7 @@ class FaultPlan:
             return self._rng.random() < prob
 
     def next_retry_after_form(self) -> str:
-        """Alternate Retry-After between its forms (seconds, HTTP date, ...) from one 429 to the next."""
+        """Alternate Retry-After between its forms (seconds, HTTP date, ...) from 429 to 429."""
         with self._lock:
             forms = self.retry_after_forms or ("none",)
             form = forms[self._retry_after_turn % len(forms)]

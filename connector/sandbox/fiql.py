@@ -8,8 +8,9 @@ Both table queries and PowerQuery `$q` filters (on the query's column aliases) c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from connector.sandbox.store import TableSchema
 
@@ -36,7 +37,9 @@ class Condition:
 
 
 def _split(q: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in q:
         if ch == "(":
             depth += 1
@@ -81,16 +84,19 @@ def schema_resolver(schema: TableSchema) -> Resolver:
         if cond.field not in schema.columns:
             raise FiqlError(f"{schema.name.lower()} has no field {cond.selector!r}")
         return f'"{cond.field}"', schema.columns[cond.field].type
+
     return resolve
 
 
 def alias_resolver(columns: Mapping[str, str]) -> Resolver:
     """For PowerQuery results: `columns` maps an alias or key (lower case) to the result column."""
+
     def resolve(cond: Condition) -> tuple[str, str | None]:
         column = columns.get(cond.selector.lower()) or columns.get(cond.field.lower())
         if column is None:
             raise FiqlError(f"the query has no column {cond.selector!r}")
         return '"' + column.replace('"', '""') + '"', None
+
     return resolve
 
 

@@ -21,8 +21,15 @@ from lxml import etree
 from ssp.errors import ConfigError
 
 __all__ = [
-    "InstallError", "FieldDef", "TableDef", "ArgDef", "ColumnDef", "QueryDef", "PluginDef",
-    "read_plugin", "FIELD_TYPES",
+    "InstallError",
+    "FieldDef",
+    "TableDef",
+    "ArgDef",
+    "ColumnDef",
+    "QueryDef",
+    "PluginDef",
+    "read_plugin",
+    "FIELD_TYPES",
 ]
 
 FIELD_TYPES = ("String", "Integer", "Double", "Date", "Boolean", "Clob")
@@ -115,7 +122,7 @@ def _attr(el: etree._Element, name: str) -> str | None:
     """Attribute by name ignoring case (installers are lenient about `coretable` vs `coreTable`)."""
     for key, value in el.attrib.items():
         if etree.QName(key).localname.lower() == name.lower():
-            return value
+            return str(value)
     return None
 
 
@@ -141,8 +148,9 @@ def read_plugin(source: Path | bytes, *, name_hint: str = "") -> PluginDef:
         if bad:
             raise InstallError(f"entry names must use forward slashes: {bad[0]!r}", file=where)
         if "plugin.xml" not in names:
-            raise InstallError("plugin.xml must be at the root of the zip (no top-level folder)",
-                               file=where)
+            raise InstallError(
+                "plugin.xml must be at the root of the zip (no top-level folder)", file=where
+            )
         name, version, oauth, access = _read_manifest(zf.read("plugin.xml"), f"{where}!plugin.xml")
         tables: list[TableDef] = []
         queries: list[QueryDef] = []
@@ -151,10 +159,14 @@ def read_plugin(source: Path | bytes, *, name_hint: str = "") -> PluginDef:
                 tables.extend(_read_schema(zf.read(entry), f"{where}!{entry}"))
             elif entry.startswith("queries_root/") and entry.endswith(".named_queries.xml"):
                 queries.extend(_read_queries(zf.read(entry), f"{where}!{entry}"))
-    return PluginDef(name, version, oauth, access, tuple(tables), tuple(queries), where, tuple(names))
+    return PluginDef(
+        name, version, oauth, access, tuple(tables), tuple(queries), where, tuple(names)
+    )
 
 
-def _read_manifest(data: bytes, where: str) -> tuple[str, str, bool, tuple[tuple[str, str, str], ...]]:
+def _read_manifest(
+    data: bytes, where: str
+) -> tuple[str, str, bool, tuple[tuple[str, str, str], ...]]:
     root = _parse_xml(data, where)
     if _local(root) != "plugin":
         raise InstallError(f"root element must be <plugin>, not <{_local(root)}>", file=where)
@@ -179,8 +191,9 @@ def _access_field(el: etree._Element, where: str) -> tuple[str, str, str]:
     if len(table) > 30 or len(fld) > 30:
         raise InstallError(f"{table}.{fld}: table and field are at most 30 characters", file=where)
     if access not in ("ViewOnly", "FullAccess"):
-        raise InstallError(f"{table}.{fld}: access must be ViewOnly or FullAccess, not {access!r}",
-                           file=where)
+        raise InstallError(
+            f"{table}.{fld}: access must be ViewOnly or FullAccess, not {access!r}", file=where
+        )
     return table.upper(), fld.upper(), access
 
 
@@ -205,7 +218,7 @@ def _read_table(el: etree._Element, group: str, where: str) -> TableDef:
     else:
         core = (_attr(el, "coreTable") or "").strip().upper()
         if not core:
-            raise InstallError(f"{name}: needs coreTable or type=\"standalone\"", file=where)
+            raise InstallError(f'{name}: needs coreTable or type="standalone"', file=where)
         kind, parent = ("child" if _attr(el, "childName") else "one_to_one"), core
     fields = tuple(_read_field(f, name, where) for f in _children(el, "field"))
     reserved = {"ID", "WHOCREATED", "WHENCREATED", "WHOMODIFIED", "WHENMODIFIED"}
@@ -224,14 +237,17 @@ def _read_field(el: etree._Element, table: str, where: str) -> FieldDef:
     ftype = (_attr(el, "type") or "").strip()
     match = next((t for t in FIELD_TYPES if t.lower() == ftype.lower()), None)
     if not name or match is None:
-        raise InstallError(f"{table}: field {name or '?'} has type {ftype!r} "
-                           f"(known: {', '.join(FIELD_TYPES)})", file=where)
+        raise InstallError(
+            f"{table}: field {name or '?'} has type {ftype!r} (known: {', '.join(FIELD_TYPES)})",
+            file=where,
+        )
     length = None
     if match == "String":
         raw = _attr(el, "length")
         if raw is None or not raw.isdigit() or not 1 <= int(raw) <= MAX_STRING:
-            raise InstallError(f"{table}.{name}: String length must be 1-{MAX_STRING}, got {raw!r}",
-                               file=where)
+            raise InstallError(
+                f"{table}.{name}: String length must be 1-{MAX_STRING}, got {raw!r}", file=where
+            )
         length = int(raw)
     return FieldDef(name, match, length)
 
@@ -250,13 +266,15 @@ def _read_query(el: etree._Element, where: str) -> QueryDef:
     args = []
     for block in _children(el, "args"):
         for a in _children(block, "arg"):
-            args.append(ArgDef(
-                name=_attr(a, "name") or "",
-                column=_attr(a, "column") or "",
-                type="array" if (_attr(a, "type") or "").lower() == "array" else "primitive",
-                required=(_attr(a, "required") or "").lower() == "true",
-                default=_attr(a, "default"),
-            ))
+            args.append(
+                ArgDef(
+                    name=_attr(a, "name") or "",
+                    column=_attr(a, "column") or "",
+                    type="array" if (_attr(a, "type") or "").lower() == "array" else "primitive",
+                    required=(_attr(a, "required") or "").lower() == "true",
+                    default=_attr(a, "default"),
+                )
+            )
     columns = []
     for block in _children(el, "columns"):
         for c in _children(block, "column"):

@@ -12,7 +12,8 @@ import functools
 import re
 import sqlite3
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["register_oracle_functions", "to_char", "to_date", "iso_text", "OracleFunctionError"]
 
@@ -28,7 +29,7 @@ class OracleFunctionError(ValueError):
     """
 
     @staticmethod
-    def last() -> "OracleFunctionError | None":
+    def last() -> OracleFunctionError | None:
         error = getattr(_LAST, "error", None)
         _LAST.error = None
         return error
@@ -42,13 +43,24 @@ def _remembering(func: Callable[..., Any]) -> Callable[..., Any]:
         except OracleFunctionError as exc:
             _LAST.error = exc
             raise
+
     return wrapper
 
 
 # Oracle format elements -> strftime directives, longest first so HH24 wins over HH.
 _ELEMENTS = (
-    ("YYYY", "%Y"), ("HH24", "%H"), ("HH12", "%I"), ("MON", "%b"), ("YY", "%y"), ("MM", "%m"),
-    ("DD", "%d"), ("HH", "%I"), ("MI", "%M"), ("SS", "%S"), ("AM", "%p"), ("PM", "%p"),
+    ("YYYY", "%Y"),
+    ("HH24", "%H"),
+    ("HH12", "%I"),
+    ("MON", "%b"),
+    ("YY", "%y"),
+    ("MM", "%m"),
+    ("DD", "%d"),
+    ("HH", "%I"),
+    ("MI", "%M"),
+    ("SS", "%S"),
+    ("AM", "%p"),
+    ("PM", "%p"),
 )
 _TOKEN = re.compile("|".join(re.escape(e) for e, _ in _ELEMENTS) + r'|"[^"]*"|.', re.IGNORECASE)
 _DIRECTIVE = {e: d for e, d in _ELEMENTS}
@@ -115,8 +127,11 @@ def to_date(value: Any, fmt: str | None = None) -> str | None:
             raise OracleFunctionError(
                 f"ORA-01861: literal does not match format string ({fmt})"
             ) from None
-    has_time = fmt is None and len(text.strip()) > 10 or fmt is not None and any(
-        e in fmt.upper() for e in ("HH", "MI", "SS")
+    has_time = (
+        fmt is None
+        and len(text.strip()) > 10
+        or fmt is not None
+        and any(e in fmt.upper() for e in ("HH", "MI", "SS"))
     )
     return iso_text(moment if has_time else moment.date())
 

@@ -14,7 +14,8 @@ import re
 import sqlite3
 import threading
 from collections import OrderedDict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from connector.sandbox.fiql import alias_resolver, parse, to_sql
 from connector.sandbox.install import InstallError, QueryDef
@@ -32,7 +33,9 @@ class QueryArgError(ValueError):
     """The body's arguments do not fit the query (PowerSchool: 400)."""
 
 
-def bind(query: QueryDef, body: Mapping[str, Any], *, enforce_required: bool = True) -> tuple[str, dict[str, Any]]:
+def bind(
+    query: QueryDef, body: Mapping[str, Any], *, enforce_required: bool = True
+) -> tuple[str, dict[str, Any]]:
     """SQL with array args expanded, and the named parameters to run it with."""
     declared = {a.name.lower(): a for a in query.args}
     for key in body:
@@ -52,7 +55,9 @@ def bind(query: QueryDef, body: Mapping[str, Any], *, enforce_required: bool = T
         if arg.type == "array":
             values = value if isinstance(value, list) else [value]
             arrays[name] = [f"{name}__{i}" for i in range(len(values))]
-            params.update({p: _scalar(arg.name, v) for p, v in zip(arrays[name], values)})
+            params.update(
+                {p: _scalar(arg.name, v) for p, v in zip(arrays[name], values, strict=True)}
+            )
         elif isinstance(value, list):
             raise QueryArgError(f"argument {arg.name!r} takes one value, not a list")
         else:
@@ -89,7 +94,7 @@ class QueryEngine:
         self.store = store
         self.queries: dict[str, QueryDef] = {}
         self.touches: dict[str, set[tuple[str, str]]] = {}
-        self._cache: OrderedDict[tuple, tuple[str, int, list[str]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple[str, int, list[str]]] = OrderedDict()
         self._cache_version = -1
         self._cache_entries = cache_entries
         self._names = itertools.count(1)
@@ -99,23 +104,33 @@ class QueryEngine:
         """Check a query compiles and yields one SQL column per <column>, then register it."""
         other = owners.get(query.name)
         if other is not None and other != owner:
-            raise InstallError(f"query {query.name} is already installed by plugin {other!r}",
-                               file=query.source)
+            raise InstallError(
+                f"query {query.name} is already installed by plugin {other!r}", file=query.source
+            )
         unknown = sql_parameters(query.sql) - {a.name.lower() for a in query.args}
         if unknown:
-            raise InstallError(f"query {query.name}: SQL uses undeclared argument(s) "
-                               f"{', '.join(sorted(unknown))}", file=query.source)
+            raise InstallError(
+                f"query {query.name}: SQL uses undeclared argument(s) {', '.join(sorted(unknown))}",
+                file=query.source,
+            )
         sql, params = bind(query, {}, enforce_required=False)
         try:
             names, _ = self.store.read(f"SELECT * FROM ({sql}) LIMIT 0", params)
         except sqlite3.Error as exc:
-            raise InstallError(f"query {query.name}: SQL does not run: {exc}", file=query.source) from None
+            raise InstallError(
+                f"query {query.name}: SQL does not run: {exc}", file=query.source
+            ) from None
         if len(names) != len(query.columns):
-            raise InstallError(f"query {query.name}: SQL returns {len(names)} columns but "
-                               f"<columns> lists {len(query.columns)}", file=query.source)
+            raise InstallError(
+                f"query {query.name}: SQL returns {len(names)} columns but "
+                f"<columns> lists {len(query.columns)}",
+                file=query.source,
+            )
         keys = [c.key for c in query.columns]
         if len(set(keys)) != len(keys):
-            raise InstallError(f"query {query.name}: column aliases must be unique", file=query.source)
+            raise InstallError(
+                f"query {query.name}: column aliases must be unique", file=query.source
+            )
         self.queries[query.name] = query
         self.touches[query.name] = self._touches(query)
 
@@ -167,7 +182,7 @@ class QueryEngine:
     def filter_sql(self, query: QueryDef, columns: list[str], q: str) -> tuple[str, list[Any]]:
         """A `$q` filter (on column aliases or keys) as SQL over the cached result."""
         names: dict[str, str] = {}
-        for col, real in zip(query.columns, columns):
+        for col, real in zip(query.columns, columns, strict=True):
             names[col.alias.lower()] = real
             names[col.key] = real
         return to_sql(parse(q), alias_resolver(names))
@@ -178,13 +193,23 @@ class QueryEngine:
             if not q:
                 return count
             where, params = self.filter_sql(query, columns, q)
-            return int(self.store.read(f'SELECT COUNT(*) FROM temp."{table}" WHERE {where}', params)[1][0][0])
+            return int(
+                self.store.read(f'SELECT COUNT(*) FROM temp."{table}" WHERE {where}', params)[1][0][
+                    0
+                ]
+            )
 
     def page(
-        self, query: QueryDef, body: Mapping[str, Any], offset: int, limit: int | None, *,
-        null_style: NullStyle = "omit", q: str = "",
+        self,
+        query: QueryDef,
+        body: Mapping[str, Any],
+        offset: int,
+        limit: int | None,
+        *,
+        null_style: NullStyle = "omit",
+        q: str = "",
     ) -> list[str]:
-        """Rows `offset`..`offset+limit` (all when limit is None), each rendered as PowerSchool's JSON."""
+        """Rows `offset`..`offset+limit` (all when limit is None) as PowerSchool's JSON."""
         with self.store.lock:  # a concurrent write must not drop the result between the two steps
             table, _, columns = self.result(query, body)
             item = self._item_sql(query, columns, null_style)
@@ -194,7 +219,9 @@ class QueryEngine:
                 sql = f'SELECT {item} FROM temp."{table}" WHERE {where} ORDER BY rowid'
                 sql += f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
             else:  # the result's rowids are 1..count in query order: page by range, not OFFSET
-                sql = f'SELECT {item} FROM temp."{table}" WHERE rowid > {int(offset)} ORDER BY rowid'
+                sql = (
+                    f'SELECT {item} FROM temp."{table}" WHERE rowid > {int(offset)} ORDER BY rowid'
+                )
                 sql += f" LIMIT {int(limit)}" if limit is not None else ""
             return [r[0] for r in self.store.read(sql, params)[1]]
 
@@ -202,15 +229,20 @@ class QueryEngine:
         core = self.core_name(query)
         id_column = _core_id_column(query, core, columns)
         id_sql = f"COALESCE(CAST({ident(id_column)} AS INTEGER), rowid)" if id_column else "rowid"
-        values = [(col.key, text_sql(ident(real))) for col, real in zip(query.columns, columns)]
+        values = [
+            (col.key, text_sql(ident(real)))
+            for col, real in zip(query.columns, columns, strict=True)
+        ]
         if query.flattened:
             return object_sql([("_name", literal(core)), ("_id", id_sql), *values], null_style)
         groups: dict[str, list[tuple[str, str]]] = {}
-        for col, pair in zip(query.columns, values):
+        for col, pair in zip(query.columns, values, strict=True):
             table = col.alias.rsplit(".", 1)[0].lower() if "." in col.alias else core.lower()
             groups.setdefault(table, []).append(pair)
         tables = ", ".join(f"{literal(t)}, {object_sql(v, null_style)}" for t, v in groups.items())
-        return f"json_object('id', {id_sql}, 'name', {literal(core)}, 'tables', json_object({tables}))"
+        return (
+            f"json_object('id', {id_sql}, 'name', {literal(core)}, 'tables', json_object({tables}))"
+        )
 
     @staticmethod
     def core_name(query: QueryDef) -> str:
@@ -220,7 +252,7 @@ class QueryEngine:
 def _core_id_column(query: QueryDef, core: str, columns: list[str]) -> str | None:
     """The result column holding the core table's primary key (what PowerSchool puts in `_id`)."""
     for wanted in (f"{core}.DCID", f"{core}.ID"):
-        for col, real in zip(query.columns, columns):
+        for col, real in zip(query.columns, columns, strict=True):
             if col.column.upper() == wanted:
                 return real
     return None

@@ -8,7 +8,8 @@ the benchmarks read 100,000 rows through four concurrent workers.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 __all__ = ["NullStyle", "literal", "ident", "text_sql", "object_sql", "json_list"]
 
@@ -26,16 +27,20 @@ def ident(name: str) -> str:
 
 def text_sql(expr: str) -> str:
     """`expr` as PowerSchool's string: 7.0 -> '7', 0.5 -> '0.5', NULL stays NULL."""
-    return (f"CASE WHEN typeof({expr}) = 'real' AND {expr} = CAST({expr} AS INTEGER) "
-            f"THEN CAST(CAST({expr} AS INTEGER) AS TEXT) ELSE CAST({expr} AS TEXT) END")
+    return (
+        f"CASE WHEN typeof({expr}) = 'real' AND {expr} = CAST({expr} AS INTEGER) "
+        f"THEN CAST(CAST({expr} AS INTEGER) AS TEXT) ELSE CAST({expr} AS TEXT) END"
+    )
 
 
 def object_sql(pairs: Sequence[tuple[str, str]], null_style: NullStyle) -> str:
     """A JSON object of (key, SQL value) pairs; null values omitted or made "" per `null_style`."""
     if null_style == "empty":
         pairs = [(k, f"COALESCE({v}, '')") for k, v in pairs]
-    chunks = [pairs[i:i + _CHUNK] for i in range(0, len(pairs), _CHUNK)] or [[]]
-    parts = ["json_object(" + ", ".join(f"{literal(k)}, {v}" for k, v in chunk) + ")" for chunk in chunks]
+    chunks = [pairs[i : i + _CHUNK] for i in range(0, len(pairs), _CHUNK)] or [[]]
+    parts = [
+        "json_object(" + ", ".join(f"{literal(k)}, {v}" for k, v in chunk) + ")" for chunk in chunks
+    ]
     merged = "'{}'"
     for part in parts:  # json_patch merges the chunks and drops null members (RFC 7396)
         merged = f"json_patch({merged}, {part})"

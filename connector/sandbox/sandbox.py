@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.sandbox.access import Grants
@@ -69,7 +70,9 @@ class Sandbox:
         self.faults = FaultPlan(faults, seed=seed)
         self.store = Store(str(db_path) if db_path else None)
         seed_core(self.store, students=students, seed=seed)
-        self.auth = Auth(self.store, client_id=client_id, client_secret=client_secret, token_ttl=token_ttl)
+        self.auth = Auth(
+            self.store, client_id=client_id, client_secret=client_secret, token_ttl=token_ttl
+        )
         self.grants = Grants(enforce=enforce_access)
         self.engine = QueryEngine(self.store)
         self.plugins: list[PluginDef] = []
@@ -77,12 +80,24 @@ class Sandbox:
         self._plugin_ids: dict[str, int] = {}
         shaper = Shaper(self.faults, null_style)
         tables = TableApi(
-            self.store, self.grants, shaper, max_page_size=lambda: self.max_page_size,
-            writer=self._api_writer, now=self._now, write_style=write_response_style,
-            error_style=write_error_style, projection_required=projection_required,
+            self.store,
+            self.grants,
+            shaper,
+            max_page_size=lambda: self.max_page_size,
+            writer=self._api_writer,
+            now=self._now,
+            write_style=write_response_style,
+            error_style=write_error_style,
+            projection_required=projection_required,
         )
-        self.api = Api(auth=self.auth, grants=self.grants, tables=tables, queries=self.engine,
-                       shaper=shaper, metadata=self._metadata)
+        self.api = Api(
+            auth=self.auth,
+            grants=self.grants,
+            tables=tables,
+            queries=self.engine,
+            shaper=shaper,
+            metadata=self._metadata,
+        )
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._log: list[LogEntry] = []
@@ -96,14 +111,23 @@ class Sandbox:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         if self._server is not None:
             return self
-        self._server = SandboxServer(self.port, self.api.handle, self.faults,
-                                     latency_ms=self.latency_ms, expire=self.auth.expire,
-                                     record=self._record)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="ssp-sandbox", daemon=True)
+        self._server = SandboxServer(
+            self.port,
+            self.api.handle,
+            self.faults,
+            latency_ms=self.latency_ms,
+            expire=self.auth.expire,
+            record=self._record,
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="ssp-sandbox",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -120,7 +144,7 @@ class Sandbox:
         self.stop()
         self.store.close()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -175,11 +199,18 @@ class Sandbox:
             return when
         if isinstance(when, dt.datetime) and when.tzinfo is not None:
             when = when.astimezone(self.tz).replace(tzinfo=None)
-        return iso_text(when if isinstance(when, dt.datetime) else dt.datetime.combine(when, dt.time()))
+        return iso_text(
+            when if isinstance(when, dt.datetime) else dt.datetime.combine(when, dt.time())
+        )
 
     def insert_row(
-        self, table: str, values: Mapping[str, Any], *, student_dcid: int | str | None = None,
-        when: dt.datetime | dt.date | str | None = None, who: str = STAFF_WRITER,
+        self,
+        table: str,
+        values: Mapping[str, Any],
+        *,
+        student_dcid: int | str | None = None,
+        when: dt.datetime | dt.date | str | None = None,
+        who: str = STAFF_WRITER,
     ) -> int:
         """Insert as staff would on the page (no access check); returns the new ID.
 
@@ -189,8 +220,13 @@ class Sandbox:
         return self.insert_rows(table, [values], student_dcid=student_dcid, when=when, who=who)[0]
 
     def insert_rows(
-        self, table: str, rows: Iterable[Mapping[str, Any]], *, student_dcid: int | str | None = None,
-        when: dt.datetime | dt.date | str | None = None, who: str = STAFF_WRITER,
+        self,
+        table: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        student_dcid: int | str | None = None,
+        when: dt.datetime | dt.date | str | None = None,
+        who: str = STAFF_WRITER,
     ) -> list[int]:
         """Bulk insert in one transaction (benchmarks seed 100,000 rows this way)."""
         schema = self._schema(table)
@@ -203,11 +239,18 @@ class Sandbox:
         return self.store.insert_many(schema, prepared, who=who, when=self._when(when))
 
     def update_row(
-        self, table: str, row_id: int, values: Mapping[str, Any], *,
-        when: dt.datetime | dt.date | str | None = None, who: str = STAFF_WRITER,
+        self,
+        table: str,
+        row_id: int,
+        values: Mapping[str, Any],
+        *,
+        when: dt.datetime | dt.date | str | None = None,
+        who: str = STAFF_WRITER,
     ) -> None:
         """Update as staff would; sets WHOMODIFIED/WHENMODIFIED. KeyError if the row is missing."""
-        if not self.store.update(self._schema(table), int(row_id), values, who=who, when=self._when(when)):
+        if not self.store.update(
+            self._schema(table), int(row_id), values, who=who, when=self._when(when)
+        ):
             raise KeyError(f"{table} has no row {row_id}")
 
     def delete_row(self, table: str, row_id: int) -> None:
@@ -236,7 +279,7 @@ class Sandbox:
 
     @property
     def request_log(self) -> list[LogEntry]:
-        """(method, path, status) of every request since the last reset_log(); status 0 = dropped."""
+        """(method, path, status) of each request since reset_log(); status 0 = dropped."""
         with self._log_lock:
             return list(self._log)
 
@@ -274,16 +317,30 @@ class Sandbox:
         size = self.max_page_size
         oauth = [p.name for p in self.plugins if p.oauth]
         meta: dict[str, Any] = {
-            f"{k}_max_page_size": size for k in (
-                "course", "school", "schema_table_query", "section", "section_enrollment", "staff",
-                "student", "term")
+            f"{k}_max_page_size": size
+            for k in (
+                "course",
+                "school",
+                "schema_table_query",
+                "section",
+                "section_enrollment",
+                "staff",
+                "student",
+                "term",
+            )
         }
-        meta.update({
-            "powerschool_version": POWERSCHOOL_VERSION, "district_timezone": self.timezone,
-            "state": "XX", "district_uuid": "5a4db0c8-55b0-4000-8000-000000000001",
-            "sso_enabled_admin": "false", "sso_enabled_guardian": "false",
-            "sso_enabled_student": "false", "sso_enabled_teacher": "false",
-        })
+        meta.update(
+            {
+                "powerschool_version": POWERSCHOOL_VERSION,
+                "district_timezone": self.timezone,
+                "state": "XX",
+                "district_uuid": "5a4db0c8-55b0-4000-8000-000000000001",
+                "sso_enabled_admin": "false",
+                "sso_enabled_guardian": "false",
+                "sso_enabled_student": "false",
+                "sso_enabled_teacher": "false",
+            }
+        )
         if oauth:
             meta["plugin_id"] = self._plugin_ids[oauth[-1]]
         return meta
@@ -295,8 +352,11 @@ def _parents_first(tables: Iterable[Any], store: Store) -> list[Any]:
     ordered: list[Any] = []
     names = {t.name for t in pending}
     while pending:
-        ready = [t for t in pending if not t.parent or t.parent not in names
-                 or any(o.name == t.parent for o in ordered)]
+        ready = [
+            t
+            for t in pending
+            if not t.parent or t.parent not in names or any(o.name == t.parent for o in ordered)
+        ]
         if not ready:
             raise InstallError(f"circular parent tables: {', '.join(t.name for t in pending)}")
         for t in ready:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from connector.sandbox.store import Store, TableSchema
 from connector.sandbox.values import ColumnType
@@ -23,18 +24,38 @@ def _schema(name: str, cols: list[tuple[str, str, int | None]]) -> TableSchema:
 
 
 CORE_SCHEMAS = (
-    _schema("SCHOOLS", [
-        ("ID", "Integer", None), ("DCID", "Integer", None), ("SCHOOL_NUMBER", "Integer", None),
-        ("NAME", "String", 60), ("ABBREVIATION", "String", 10), ("LOW_GRADE", "Integer", None),
-        ("HIGH_GRADE", "Integer", None), ("SCHOOLPHONE", "String", 30),
-    ]),
-    _schema("STUDENTS", [
-        ("ID", "Integer", None), ("DCID", "Integer", None), ("STUDENT_NUMBER", "Integer", None),
-        ("FIRST_NAME", "String", 50), ("LAST_NAME", "String", 50), ("LASTFIRST", "String", 100),
-        ("DOB", "Date", None), ("GENDER", "String", 2), ("GRADE_LEVEL", "Integer", None),
-        ("SCHOOLID", "Integer", None), ("MOTHER", "String", 60), ("FATHER", "String", 60),
-        ("HOME_PHONE", "String", 30), ("ENROLL_STATUS", "Integer", None),
-    ]),
+    _schema(
+        "SCHOOLS",
+        [
+            ("ID", "Integer", None),
+            ("DCID", "Integer", None),
+            ("SCHOOL_NUMBER", "Integer", None),
+            ("NAME", "String", 60),
+            ("ABBREVIATION", "String", 10),
+            ("LOW_GRADE", "Integer", None),
+            ("HIGH_GRADE", "Integer", None),
+            ("SCHOOLPHONE", "String", 30),
+        ],
+    ),
+    _schema(
+        "STUDENTS",
+        [
+            ("ID", "Integer", None),
+            ("DCID", "Integer", None),
+            ("STUDENT_NUMBER", "Integer", None),
+            ("FIRST_NAME", "String", 50),
+            ("LAST_NAME", "String", 50),
+            ("LASTFIRST", "String", 100),
+            ("DOB", "Date", None),
+            ("GENDER", "String", 2),
+            ("GRADE_LEVEL", "Integer", None),
+            ("SCHOOLID", "Integer", None),
+            ("MOTHER", "String", 60),
+            ("FATHER", "String", 60),
+            ("HOME_PHONE", "String", 30),
+            ("ENROLL_STATUS", "Integer", None),
+        ],
+    ),
 )
 
 # (SCHOOL_NUMBER, NAME, ABBREVIATION, LOW_GRADE, HIGH_GRADE)
@@ -49,9 +70,32 @@ ADULT_BIRTHDAY_OFFSETS = (-30, -1, 0, 1, 14)
 """Days from today to the 18th birthday of the first grade-12 students: -1 turned 18 yesterday,
 0 turns 18 today, 1 tomorrow."""
 
-_FIRST = ("Avery", "Blake", "Casey", "Devon", "Emerson", "Finley", "Harper", "Indigo", "Jordan",
-          "Kai", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Riley", "Sage",
-          "Taylor", "Rowan", "Skyler", "Emery", "Reese", "Hayden")
+_FIRST = (
+    "Avery",
+    "Blake",
+    "Casey",
+    "Devon",
+    "Emerson",
+    "Finley",
+    "Harper",
+    "Indigo",
+    "Jordan",
+    "Kai",
+    "Logan",
+    "Morgan",
+    "Noel",
+    "Oakley",
+    "Parker",
+    "Quinn",
+    "Riley",
+    "Sage",
+    "Taylor",
+    "Rowan",
+    "Skyler",
+    "Emery",
+    "Reese",
+    "Hayden",
+)
 _LAST_A = ("Test", "Demo", "Sample", "Mock", "Fixture", "Sandbox")
 _LAST_B = ("wood", "field", "brook", "ridge", "stone", "vale", "ford", "hollow")
 _PARENT = ("Alex", "Robin", "Jamie", "Chris", "Pat", "Sam", "Terry", "Lee", "Dana", "Jesse")
@@ -90,11 +134,11 @@ def _dob(rng: random.Random, grade: int, today: dt.date) -> dt.date:
     return youngest - dt.timedelta(days=rng.randrange(365))
 
 
-def student_rows(count: int, seed: int, today: dt.date) -> list[tuple]:
+def student_rows(count: int, seed: int, today: dt.date) -> list[tuple[Any, ...]]:
     """The STUDENTS rows, in column order of CORE_SCHEMAS' STUDENTS."""
     rng = random.Random(seed)
     grade12 = [i for i in range(count) if i % 13 == 12]
-    special = dict(zip(grade12, ADULT_BIRTHDAY_OFFSETS))
+    special = dict(zip(grade12, ADULT_BIRTHDAY_OFFSETS, strict=False))
     rows = []
     for i in range(count):
         grade = i % 13
@@ -108,11 +152,24 @@ def student_rows(count: int, seed: int, today: dt.date) -> list[tuple]:
         father = f"{rng.choice(_PARENT)} {last}" if rng.random() < 0.7 else None
         phone = f"555-555-01{rng.randrange(100):02d}"
         status = 0 if rng.random() < 0.95 else rng.choice((-1, 2))
-        rows.append((
-            STUDENT_ID_BASE + i, STUDENT_DCID_BASE + i, STUDENT_NUMBER_BASE + i, first, last,
-            f"{last}, {first}", dob.isoformat(), rng.choice(("F", "M", "X")), grade,
-            _school_for(grade, i), mother, father, phone, status,
-        ))
+        rows.append(
+            (
+                STUDENT_ID_BASE + i,
+                STUDENT_DCID_BASE + i,
+                STUDENT_NUMBER_BASE + i,
+                first,
+                last,
+                f"{last}, {first}",
+                dob.isoformat(),
+                rng.choice(("F", "M", "X")),
+                grade,
+                _school_for(grade, i),
+                mother,
+                father,
+                phone,
+                status,
+            )
+        )
     return rows
 
 
@@ -130,5 +187,9 @@ def seed_core(store: Store, *, students: int, seed: int, today: dt.date | None =
                 (n + 1, 9001 + n, number, name, abbr, low, high, f"555-555-01{n:02d}"),
             )
         marks = ", ".join("?" for _ in CORE_SCHEMAS[1].columns)
-        conn.executemany(f"INSERT INTO STUDENTS VALUES ({marks})", student_rows(students, seed, today))
-        conn.execute("INSERT OR REPLACE INTO SANDBOX_META (K, V) VALUES ('seeded', ?)", (today.isoformat(),))
+        conn.executemany(
+            f"INSERT INTO STUDENTS VALUES ({marks})", student_rows(students, seed, today)
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO SANDBOX_META (K, V) VALUES ('seeded', ?)", (today.isoformat(),)
+        )

@@ -15,8 +15,9 @@ import struct
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from connector.sandbox.api import OUTAGE_HTML, unauthorized
 from connector.sandbox.faults import Fault, FaultPlan
@@ -28,7 +29,9 @@ log = logging.getLogger("ssp.sandbox")
 NO_RESPONSE = 0
 """Status recorded in the request log when the connection was dropped (reset, time-out)."""
 
-_GATEWAY_HTML = "<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>"
+_GATEWAY_HTML = (
+    "<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>"
+)
 
 
 class LogEntry(NamedTuple):
@@ -42,8 +45,13 @@ class SandboxServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, port: int, handle: Callable[[Request], Response], plan: FaultPlan, *,
-        latency_ms: int = 0, expire: Callable[[str | None], None],
+        self,
+        port: int,
+        handle: Callable[[Request], Response],
+        plan: FaultPlan,
+        *,
+        latency_ms: int = 0,
+        expire: Callable[[str | None], None],
         record: Callable[[LogEntry], None],
     ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
@@ -107,9 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         split = urllib.parse.urlsplit(self.path)
         return Request(
-            method=self.command, path=urllib.parse.unquote(split.path),
+            method=self.command,
+            path=urllib.parse.unquote(split.path),
             query=urllib.parse.parse_qs(split.query, keep_blank_values=True),
-            headers=self.headers, body=body, base_url=self.server.base_url,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            base_url=self.server.base_url,
         )
 
     def _serve(self) -> None:

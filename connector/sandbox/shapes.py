@@ -10,13 +10,22 @@ random through the fault plan's quirk probabilities (`single`, `norecord`) and t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from connector.sandbox.faults import FaultPlan
 from connector.sandbox.render import NullStyle, json_list
 
-__all__ = ["Request", "Response", "ApiError", "json_response", "error_response", "Shaper", "NullStyle"]
+__all__ = [
+    "Request",
+    "Response",
+    "ApiError",
+    "json_response",
+    "error_response",
+    "Shaper",
+    "NullStyle",
+]
 
 
 @dataclass
@@ -24,7 +33,7 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
     body: bytes
     base_url: str
     token: str | None = None
@@ -37,7 +46,7 @@ class Request:
         return None
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name)
+        return self.headers.get(name.lower())
 
     def json(self) -> Any:
         if not self.body.strip():
@@ -59,8 +68,14 @@ class Response:
 class ApiError(Exception):
     """An error answer: `{"message": ..., "errors": [...]}` with an HTTP status."""
 
-    def __init__(self, status: int, message: str, errors: Iterable[Any] = (),
-                 headers: Mapping[str, str] | None = None, extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: Iterable[Any] = (),
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         self.status = status
         self.message = message
         self.errors = list(errors)
@@ -73,7 +88,9 @@ class ApiError(Exception):
         return json_response(self.status, payload, headers=self.headers)
 
 
-def json_response(status: int, payload: Any, *, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    status: int, payload: Any, *, headers: Mapping[str, str] | None = None
+) -> Response:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Response(status, body, headers=dict(headers or {}))
 
@@ -89,11 +106,16 @@ class Shaper:
         self.plan = plan
         self.null_style = null_style
 
-    def listing(self, payload: dict[str, Any], key: str, items: list[str], status: int = 200) -> Response:
+    def listing(
+        self, payload: dict[str, Any], key: str, items: list[str], status: int = 200
+    ) -> Response:
         """`payload` plus `key` holding the rendered `items`: omitted when empty, a bare object
         when single (the quirks, as the fault plan's probabilities decide)."""
-        raw = json_list(items, single_as_object=self.plan.quirk("single"),
-                        omit_empty=self.plan.quirk("norecord"))
+        raw = json_list(
+            items,
+            single_as_object=self.plan.quirk("single"),
+            omit_empty=self.plan.quirk("norecord"),
+        )
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         if raw is not None:
             body = body[:-1] + ("," if payload else "") + json.dumps(key) + ":" + raw + "}"

@@ -9,15 +9,17 @@ that are a column of exactly one table in the query. String literals and comment
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 __all__ = ["touched_fields", "strip_literals"]
 
-_KEYWORDS = frozenset("""
+_KEYWORDS = frozenset(
+    """
     SELECT FROM WHERE AND OR NOT JOIN LEFT RIGHT INNER OUTER FULL CROSS ON AS ORDER BY GROUP HAVING
     UNION ALL DISTINCT CASE WHEN THEN ELSE END IN IS NULL LIKE BETWEEN EXISTS ASC DESC WITH LIMIT
     OFFSET FETCH FIRST NEXT ROWS ROW ONLY NULLS LAST USING MINUS INTERSECT OVER PARTITION ESCAPE
-""".split())
+""".split()
+)
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _QUOTED_IDENT = re.compile(r'"([^"]*)"')
@@ -99,7 +101,9 @@ def touched_fields(
 
 
 def _unqualified(
-    tokens: list[str], aliases: dict[str, str], tables: set[str],
+    tokens: list[str],
+    aliases: dict[str, str],
+    tables: set[str],
     columns_of: Callable[[str], Iterable[str] | None],
 ) -> set[tuple[str, str]]:
     cols_by_table = {t: {c.upper() for c in (columns_of(t) or ())} for t in tables}
@@ -111,7 +115,7 @@ def _unqualified(
             for t, cols in cols_by_table.items():
                 touched.update((t, c) for c in cols)
             continue
-        if not _is_name(tok) or prev in (".", ) or prev.upper() == "AS" or nxt in (".", "("):
+        if not _is_name(tok) or prev in (".",) or prev.upper() == "AS" or nxt in (".", "("):
             continue
         if tok.upper() in aliases:
             continue

@@ -12,8 +12,9 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from connector.sandbox.install import InstallError, TableDef
 from connector.sandbox.oracle import register_oracle_functions
@@ -57,8 +58,9 @@ def extension_schema(table: TableDef) -> TableSchema:
     for name in TRACKING:
         kind = "Timestamp" if name.startswith("WHEN") else "String"
         cols[name] = ColumnType(name, kind, 100 if kind == "String" else None)
-    return TableSchema(table.name, table.kind, "ID", cols, table.parent, table.parent_column,
-                       frozenset(system))
+    return TableSchema(
+        table.name, table.kind, "ID", cols, table.parent, table.parent_column, frozenset(system)
+    )
 
 
 class ValidationFailed(ValueError):
@@ -72,13 +74,17 @@ class ValidationFailed(ValueError):
 class Store:
     def __init__(self, path: str | None = None) -> None:
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
+        self.conn = sqlite3.connect(
+            path or ":memory:", check_same_thread=False, isolation_level=None
+        )
         if path:
             self.conn.execute("PRAGMA journal_mode=WAL")
         register_oracle_functions(self.conn)
         self.conn.execute("CREATE TABLE IF NOT EXISTS SANDBOX_META (K TEXT PRIMARY KEY, V TEXT)")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS SANDBOX_COLUMNS "
-                          "(T TEXT, C TEXT, TYPE TEXT, LEN INTEGER, PRIMARY KEY (T, C))")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS SANDBOX_COLUMNS "
+            "(T TEXT, C TEXT, TYPE TEXT, LEN INTEGER, PRIMARY KEY (T, C))"
+        )
         self.schemas: dict[str, TableSchema] = {}
         self.version = 0
         """Bumped by every committed write: cached PowerQuery results older than it are stale."""
@@ -99,7 +105,9 @@ class Store:
             self.conn.execute("COMMIT")
             self.version += 1
 
-    def read(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> tuple[list[str], list[tuple]]:
+    def read(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.lock:
             cur = self.conn.execute(sql, params)
             rows = cur.fetchall()
@@ -114,15 +122,21 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.lock:
-            self.conn.execute("INSERT OR REPLACE INTO SANDBOX_META (K, V) VALUES (?, ?)", (key, value))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO SANDBOX_META (K, V) VALUES (?, ?)", (key, value)
+            )
 
     # -- schema ------------------------------------------------------------------------------
 
     def define(self, schema: TableSchema) -> None:
         """Create the table, or upgrade it: add new columns, grow String lengths, never shrink."""
         with self.transaction() as conn:
-            known = {c: (t, n) for c, t, n in conn.execute(
-                "SELECT C, TYPE, LEN FROM SANDBOX_COLUMNS WHERE T = ?", (schema.name,))}
+            known = {
+                c: (t, n)
+                for c, t, n in conn.execute(
+                    "SELECT C, TYPE, LEN FROM SANDBOX_COLUMNS WHERE T = ?", (schema.name,)
+                )
+            }
             for col in schema.columns.values():
                 _check_upgrade(schema.name, col, known.get(col.name))
             existing = {r[1].upper() for r in conn.execute(f'PRAGMA table_info("{schema.name}")')}
@@ -130,15 +144,23 @@ class Store:
                 conn.execute(_create_sql(schema))
             for col in schema.columns.values():
                 if existing and col.name not in existing:
-                    conn.execute(f'ALTER TABLE "{schema.name}" ADD COLUMN "{col.name}" {col.sqlite_type}')
-                conn.execute("INSERT OR REPLACE INTO SANDBOX_COLUMNS VALUES (?, ?, ?, ?)",
-                             (schema.name, col.name, col.type, col.length))
+                    conn.execute(
+                        f'ALTER TABLE "{schema.name}" ADD COLUMN "{col.name}" {col.sqlite_type}'
+                    )
+                conn.execute(
+                    "INSERT OR REPLACE INTO SANDBOX_COLUMNS VALUES (?, ?, ?, ?)",
+                    (schema.name, col.name, col.type, col.length),
+                )
             if schema.parent_column:
-                conn.execute(f'CREATE INDEX IF NOT EXISTS "{schema.name}_PARENT" '
-                             f'ON "{schema.name}" ("{schema.parent_column}")')
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{schema.name}_PARENT" '
+                    f'ON "{schema.name}" ("{schema.parent_column}")'
+                )
             if "WHENMODIFIED" in schema.columns:
-                conn.execute(f'CREATE INDEX IF NOT EXISTS "{schema.name}_WHENMOD" '
-                             f'ON "{schema.name}" (WHENMODIFIED, ID)')
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{schema.name}_WHENMOD" '
+                    f'ON "{schema.name}" (WHENMODIFIED, ID)'
+                )
         self.schemas[schema.name] = schema
 
     def schema(self, name: str) -> TableSchema | None:
@@ -156,7 +178,9 @@ class Store:
             if col is None:
                 problems.append((raw_name, "FIELD_VALIDATION_ERROR", "no such field in the table"))
             elif name in schema.system:
-                problems.append((raw_name, "FIELD_VALIDATION_ERROR", "maintained by PowerSchool, read-only"))
+                problems.append(
+                    (raw_name, "FIELD_VALIDATION_ERROR", "maintained by PowerSchool, read-only")
+                )
             else:
                 try:
                     out[name] = to_db(col, raw)
@@ -179,7 +203,10 @@ class Store:
         parents_seen: set[Any] = set()
         with self.transaction() as conn:
             for row in prepared:
-                if row.get(schema.parent_column or "") not in parents_seen or schema.kind == "one_to_one":
+                if (
+                    row.get(schema.parent_column or "") not in parents_seen
+                    or schema.kind == "one_to_one"
+                ):
                     self._check_parent(schema, row, insert=True)
                     parents_seen.add(row.get(schema.parent_column or ""))
                 row.update(WHOCREATED=who, WHENCREATED=when, WHOMODIFIED=who, WHENMODIFIED=when)
@@ -188,11 +215,15 @@ class Store:
                 if sql is None:
                     names = ", ".join(f'"{c}"' for c in columns)
                     marks = ", ".join("?" for _ in columns)
-                    sql = statements[columns] = f'INSERT INTO "{schema.name}" ({names}) VALUES ({marks})'
+                    sql = statements[columns] = (
+                        f'INSERT INTO "{schema.name}" ({names}) VALUES ({marks})'
+                    )
                 ids.append(int(conn.execute(sql, list(row.values())).lastrowid or 0))
         return ids
 
-    def update(self, schema: TableSchema, key: int, values: Mapping[str, Any], *, who: str, when: str) -> bool:
+    def update(
+        self, schema: TableSchema, key: int, values: Mapping[str, Any], *, who: str, when: str
+    ) -> bool:
         row = self.validate(schema, values)
         with self.transaction() as conn:
             if self._get(schema, key) is None:
@@ -202,8 +233,10 @@ class Store:
                 row.update(WHOMODIFIED=who, WHENMODIFIED=when)
             if row:
                 sets = ", ".join(f'"{c}" = ?' for c in row)
-                conn.execute(f'UPDATE "{schema.name}" SET {sets} WHERE "{schema.key}" = ?',
-                             [*row.values(), key])
+                conn.execute(
+                    f'UPDATE "{schema.name}" SET {sets} WHERE "{schema.key}" = ?',
+                    [*row.values(), key],
+                )
         return True
 
     def delete(self, schema: TableSchema, key: int) -> bool:
@@ -222,16 +255,32 @@ class Store:
         if parent is not None:
             link = "DCID" if "DCID" in parent.columns else parent.key
             found = self.conn.execute(
-                f'SELECT 1 FROM "{parent.name}" WHERE "{link}" = ?', (value,)).fetchone()
+                f'SELECT 1 FROM "{parent.name}" WHERE "{link}" = ?', (value,)
+            ).fetchone()
             if not found:
-                raise ValidationFailed([(col.lower(), "FIELD_VALIDATION_ERROR",
-                                         f"no {parent.name} record with {link} {value}")])
+                raise ValidationFailed(
+                    [
+                        (
+                            col.lower(),
+                            "FIELD_VALIDATION_ERROR",
+                            f"no {parent.name} record with {link} {value}",
+                        )
+                    ]
+                )
         if schema.kind == "one_to_one" and insert:
             taken = self.conn.execute(
-                f'SELECT 1 FROM "{schema.name}" WHERE "{col}" = ?', (value,)).fetchone()
+                f'SELECT 1 FROM "{schema.name}" WHERE "{col}" = ?', (value,)
+            ).fetchone()
             if taken:
-                raise ValidationFailed([(col.lower(), "FIELD_VALIDATION_ERROR",
-                                         "a one-to-one extension row already exists for it")])
+                raise ValidationFailed(
+                    [
+                        (
+                            col.lower(),
+                            "FIELD_VALIDATION_ERROR",
+                            "a one-to-one extension row already exists for it",
+                        )
+                    ]
+                )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -240,25 +289,40 @@ class Store:
         row = cur.fetchone()
         if row is None:
             return None
-        return {d[0].upper(): v for d, v in zip(cur.description, row)}
+        return {d[0].upper(): v for d, v in zip(cur.description, row, strict=True)}
 
     def get(self, schema: TableSchema, key: int) -> dict[str, Any] | None:
         with self.lock:
             return self._get(schema, key)
 
     def select(
-        self, schema: TableSchema, where: str = "", params: Sequence[Any] = (), *,
-        order: str = "", limit: int | None = None, offset: int = 0,
+        self,
+        schema: TableSchema,
+        where: str = "",
+        params: Sequence[Any] = (),
+        *,
+        order: str = "",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Rows as {UPPER-case column: stored value}."""
-        names, rows = self.select_raw("*", schema, where, params, order=order, limit=limit, offset=offset)
+        names, rows = self.select_raw(
+            "*", schema, where, params, order=order, limit=limit, offset=offset
+        )
         upper = [n.upper() for n in names]
-        return [dict(zip(upper, r)) for r in rows]
+        return [dict(zip(upper, r, strict=True)) for r in rows]
 
     def select_raw(
-        self, columns: str, schema: TableSchema, where: str = "", params: Sequence[Any] = (), *,
-        order: str = "", limit: int | None = None, offset: int = 0,
-    ) -> tuple[list[str], list[tuple]]:
+        self,
+        columns: str,
+        schema: TableSchema,
+        where: str = "",
+        params: Sequence[Any] = (),
+        *,
+        order: str = "",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """`SELECT columns FROM table [WHERE] ORDER BY [LIMIT/OFFSET]`: the one paged read."""
         sql = f'SELECT {columns} FROM "{schema.name}"'
         if where:
@@ -290,9 +354,13 @@ def _check_upgrade(table: str, col: ColumnType, known: tuple[str, int | None] | 
         return
     old_type, old_len = known
     if old_type != col.type:
-        raise InstallError(f"{table}.{col.name}: type change {old_type} -> {col.type} is not allowed")
+        raise InstallError(
+            f"{table}.{col.name}: type change {old_type} -> {col.type} is not allowed"
+        )
     if old_len is not None and col.length is not None and col.length < old_len:
-        raise InstallError(f"{table}.{col.name}: String length cannot shrink ({old_len} -> {col.length})")
+        raise InstallError(
+            f"{table}.{col.name}: String length cannot shrink ({old_len} -> {col.length})"
+        )
 
 
 def now_text(tz: dt.tzinfo) -> str:

@@ -8,8 +8,9 @@ length, numbers, dates) and answer with PowerSchool's write result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from connector.sandbox.access import Grants
 from connector.sandbox.fiql import FiqlError, parse, schema_resolver, to_sql
@@ -31,6 +32,7 @@ class Paging:
 
 def paging(req: Request, max_page_size: int) -> Paging:
     """page is 1-based; pagesize defaults to and is capped at the maximum; 0 means everything."""
+
     def number(name: str, default: int) -> int:
         raw = req.param(name)
         if raw is None or raw == "":
@@ -43,7 +45,11 @@ def paging(req: Request, max_page_size: int) -> Paging:
     page = number("page", 1)
     size = number("pagesize", max_page_size)
     if page < 1 or size < 0:
-        raise ApiError(400, "page must be 1 or more and pagesize 0 or more", [f"page={page}", f"pagesize={size}"])
+        raise ApiError(
+            400,
+            "page must be 1 or more and pagesize 0 or more",
+            [f"page={page}", f"pagesize={size}"],
+        )
     if size == 0:
         return Paging(0, None)
     size = min(size, max_page_size)
@@ -52,9 +58,17 @@ def paging(req: Request, max_page_size: int) -> Paging:
 
 class TableApi:
     def __init__(
-        self, store: Store, grants: Grants, shaper: Shaper, *, max_page_size: Callable[[], int],
-        writer: Callable[[], str], now: Callable[[], str], write_style: WriteStyle = "results",
-        error_style: ErrorStyle = "http", projection_required: bool = True,
+        self,
+        store: Store,
+        grants: Grants,
+        shaper: Shaper,
+        *,
+        max_page_size: Callable[[], int],
+        writer: Callable[[], str],
+        now: Callable[[], str],
+        write_style: WriteStyle = "results",
+        error_style: ErrorStyle = "http",
+        projection_required: bool = True,
     ) -> None:
         self.store = store
         self.grants = grants
@@ -78,7 +92,9 @@ class TableApi:
         raw = req.param("projection")
         if raw is None or raw.strip() == "":
             if self.projection_required:
-                raise ApiError(400, "projection is required", ["add projection=* or a list of fields"])
+                raise ApiError(
+                    400, "projection is required", ["add projection=* or a list of fields"]
+                )
             raw = "*"
         fields: list[str] = []
         for part in (p.strip() for p in raw.split(",")):
@@ -110,7 +126,9 @@ class TableApi:
     def _order(self, req: Request, schema: TableSchema) -> str:
         raw = req.param("sort")
         descending = (req.param("sortdescending") or "").lower() == "true"
-        names = [p.strip().upper().rpartition(".")[2] for p in raw.split(",")] if raw else [schema.key]
+        names = (
+            [p.strip().upper().rpartition(".")[2] for p in raw.split(",")] if raw else [schema.key]
+        )
         for name in names:
             if name not in schema.columns:
                 raise ApiError(400, f"cannot sort on {name.lower()}: no such field")
@@ -121,18 +139,28 @@ class TableApi:
         return ", ".join(keys)
 
     def _item_sql(self, schema: TableSchema, fields: list[str]) -> str:
-        """One row as `{"id": n, "name": "t", "tables": {"t": {field: "text"}}}`, built by SQLite."""
+        """One row as `{"id": n, "name": "t", "tables": {"t": {field: "text"}}}`, in SQLite."""
         name = literal(schema.name.lower())
-        values = object_sql([(f.lower(), text_sql(ident(f))) for f in fields], self.shaper.null_style)
-        return f"json_object('id', {ident(schema.key)}, 'name', {name}, 'tables', json_object({name}, {values}))"
+        values = object_sql(
+            [(f.lower(), text_sql(ident(f))) for f in fields], self.shaper.null_style
+        )
+        tables = f"json_object({name}, {values})"
+        return f"json_object('id', {ident(schema.key)}, 'name', {name}, 'tables', {tables})"
 
     def list(self, req: Request, table: str) -> Response:
         schema = self.table(table)
         fields = self._projection(req, schema)
         where, params = self._where(req, schema)
         page = paging(req, self.max_page_size())
-        _, rows = self.store.select_raw(self._item_sql(schema, fields), schema, where, params,
-                                        order=self._order(req, schema), limit=page.limit, offset=page.offset)
+        _, rows = self.store.select_raw(
+            self._item_sql(schema, fields),
+            schema,
+            where,
+            params,
+            order=self._order(req, schema),
+            limit=page.limit,
+            offset=page.offset,
+        )
         return self.shaper.listing({"name": schema.name.lower()}, "record", [r[0] for r in rows])
 
     def count(self, req: Request, table: str) -> Response:
@@ -143,8 +171,9 @@ class TableApi:
     def get(self, req: Request, table: str, key: str) -> Response:
         schema = self.table(table)
         fields = self._projection(req, schema)
-        _, rows = self.store.select_raw(self._item_sql(schema, fields), schema, f"{ident(schema.key)} = ?",
-                                        [_row_id(key)])
+        _, rows = self.store.select_raw(
+            self._item_sql(schema, fields), schema, f"{ident(schema.key)} = ?", [_row_id(key)]
+        )
         if not rows:
             raise ApiError(404, "record not found", [f"{schema.name.lower()}/{key}"])
         return Response(200, rows[0][0].encode("utf-8"))
@@ -155,21 +184,32 @@ class TableApi:
         body = req.json()
         tables = body.get("tables") if isinstance(body, dict) else None
         if not isinstance(tables, dict):
-            raise ApiError(400, "body must be {\"tables\": {\"<table>\": {...}}}")
+            raise ApiError(400, 'body must be {"tables": {"<table>": {...}}}')
         matches = [v for k, v in tables.items() if k.upper() == schema.name]
         if len(tables) != 1 or not matches or not isinstance(matches[0], dict):
-            raise ApiError(400, f"body must hold exactly one table, {schema.name.lower()}",
-                           sorted(tables))
+            raise ApiError(
+                400, f"body must hold exactly one table, {schema.name.lower()}", sorted(tables)
+            )
         if not schema.extension:
             raise ApiError(403, f"{schema.name.lower()} cannot be written through this API")
         values = matches[0]
         unknown = [k for k in values if k.upper() not in schema.columns]
         if unknown:
-            raise ApiError(400, "Validation Failed", [
-                {"field": f"{schema.name.lower()}.{k}", "error_code": "FIELD_VALIDATION_ERROR",
-                 "error_description": "no such field in the table"} for k in unknown])
-        missing = self.grants.missing_write((schema.name, k.upper()) for k in values
-                                            if k.upper() not in schema.system)
+            raise ApiError(
+                400,
+                "Validation Failed",
+                [
+                    {
+                        "field": f"{schema.name.lower()}.{k}",
+                        "error_code": "FIELD_VALIDATION_ERROR",
+                        "error_description": "no such field in the table",
+                    }
+                    for k in unknown
+                ],
+            )
+        missing = self.grants.missing_write(
+            (schema.name, k.upper()) for k in values if k.upper() not in schema.system
+        )
         if missing:
             raise _forbidden(missing, "write")
         return values, body.get("client_uid")
@@ -187,7 +227,11 @@ class TableApi:
         schema = self.table(table)
         row_id = _row_id(key)
         body = req.json()
-        if isinstance(body, dict) and body.get("id") not in (None, "") and str(body["id"]) != str(row_id):
+        if (
+            isinstance(body, dict)
+            and body.get("id") not in (None, "")
+            and str(body["id"]) != str(row_id)
+        ):
             raise ApiError(400, "the id in the body does not match the URI", [str(body["id"])])
         values, client_uid = self._body_values(req, schema)
         try:
@@ -209,28 +253,54 @@ class TableApi:
             raise ApiError(404, "record not found", [f"{schema.name.lower()}/{key}"])
         return Response(204, b"", content_type="")
 
-    def _written(self, req: Request, schema: TableSchema, row_id: int, action: str, client_uid: Any) -> Response:
+    def _written(
+        self, req: Request, schema: TableSchema, row_id: int, action: str, client_uid: Any
+    ) -> Response:
         result: dict[str, Any] = {
-            "status": "SUCCESS", "action": action,
-            "success_message": {"id": row_id, "ref": f"{req.base_url}/ws/schema/table/{schema.name.lower()}/{row_id}"},
+            "status": "SUCCESS",
+            "action": action,
+            "success_message": {
+                "id": row_id,
+                "ref": f"{req.base_url}/ws/schema/table/{schema.name.lower()}/{row_id}",
+            },
         }
         if client_uid is not None:
             result = {"client_uid": client_uid, **result}
-        counts = {"insert_count": int(action == "INSERT"), "update_count": int(action == "UPDATE"),
-                  "delete_count": 0}
-        return json_response(200, self._wrap({**counts, "result": self.shaper.one_or_many([result])}))
+        counts = {
+            "insert_count": int(action == "INSERT"),
+            "update_count": int(action == "UPDATE"),
+            "delete_count": 0,
+        }
+        return json_response(
+            200, self._wrap({**counts, "result": self.shaper.one_or_many([result])})
+        )
 
-    def _rejected(self, schema: TableSchema, exc: ValidationFailed, action: str, client_uid: Any) -> Response:
-        errors = [{"field": f"{schema.name.lower()}.{f.lower()}", "error_code": code,
-                   "error_description": desc} for f, code, desc in exc.problems]
+    def _rejected(
+        self, schema: TableSchema, exc: ValidationFailed, action: str, client_uid: Any
+    ) -> Response:
+        errors = [
+            {
+                "field": f"{schema.name.lower()}.{f.lower()}",
+                "error_code": code,
+                "error_description": desc,
+            }
+            for f, code, desc in exc.problems
+        ]
         if self.error_style == "http":
             raise ApiError(400, "Validation Failed", errors)
-        result: dict[str, Any] = {"status": "ERROR", "action": action,
-                                  "error_message": {"error": self.shaper.one_or_many(errors)}}
+        result: dict[str, Any] = {
+            "status": "ERROR",
+            "action": action,
+            "error_message": {"error": self.shaper.one_or_many(errors)},
+        }
         if client_uid is not None:
             result = {"client_uid": client_uid, **result}
-        payload = {"insert_count": 0, "update_count": 0, "delete_count": 0,
-                   "result": self.shaper.one_or_many([result])}
+        payload = {
+            "insert_count": 0,
+            "update_count": 0,
+            "delete_count": 0,
+            "result": self.shaper.one_or_many([result]),
+        }
         return json_response(200, self._wrap(payload))
 
     def _wrap(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -246,6 +316,8 @@ def _row_id(key: str) -> int:
 
 def _forbidden(fields: list[str], what: str) -> ApiError:
     return ApiError(
-        403, f"Access denied: the plugin may not {what} these fields (not in its access_request)",
-        [{"field": f, "error_code": "ACCESS_DENIED"} for f in fields], extra={"fields": fields},
+        403,
+        f"Access denied: the plugin may not {what} these fields (not in its access_request)",
+        [{"field": f, "error_code": "ACCESS_DENIED"} for f in fields],
+        extra={"fields": fields},
     )

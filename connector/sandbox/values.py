@@ -1,8 +1,8 @@
 """Column types: what a write may store, validated the way PowerSchool's field validation does.
 
 PowerSchool's schema API takes and returns every value as a string; the sandbox stores typed
-values in SQLite (dates as ISO text; render.py turns them back into strings) and validates writes the way PowerSchool's field validation
-does: a String longer than its length, a bad number or date is refused with the field named.
+values in SQLite (dates as ISO text; render.py turns them back into strings). A String longer
+than its length, a bad number or a bad date is refused with the field named.
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ __all__ = ["ColumnType", "FieldProblem", "to_db", "SQLITE_TYPES"]
 MAX_BYTES = 4000
 
 SQLITE_TYPES = {
-    "String": "TEXT", "Clob": "TEXT", "Date": "TEXT", "Timestamp": "TEXT",
-    "Integer": "INTEGER", "Boolean": "INTEGER", "Double": "REAL",
+    "String": "TEXT",
+    "Clob": "TEXT",
+    "Date": "TEXT",
+    "Timestamp": "TEXT",
+    "Integer": "INTEGER",
+    "Boolean": "INTEGER",
+    "Double": "REAL",
 }
 
 
@@ -45,7 +50,9 @@ def _as_text(raw: Any) -> str:
     if isinstance(raw, bool):
         return "1" if raw else "0"
     if isinstance(raw, (dict, list)):
-        raise FieldProblem("FIELD_VALIDATION_ERROR", "a value must be a string, not an object or list")
+        raise FieldProblem(
+            "FIELD_VALIDATION_ERROR", "a value must be a string, not an object or list"
+        )
     return str(raw)
 
 
@@ -62,8 +69,10 @@ def to_db(col: ColumnType, raw: Any) -> Any:
 
 def _string(col: ColumnType, text: str) -> str:
     if col.length is not None and len(text) > col.length:
-        raise FieldProblem("FIELD_VALIDATION_ERROR",
-                           f"value is {len(text)} characters; the field holds at most {col.length}")
+        raise FieldProblem(
+            "FIELD_VALIDATION_ERROR",
+            f"value is {len(text)} characters; the field holds at most {col.length}",
+        )
     if col.type != "Clob" and len(text.encode("utf-8")) > MAX_BYTES:
         raise FieldProblem("FIELD_VALIDATION_ERROR", f"value is over {MAX_BYTES} bytes")
     return text
@@ -111,10 +120,17 @@ def _timestamp(col: ColumnType, text: str) -> str:
     try:
         return dt.datetime.fromisoformat(text.strip()).strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise FieldProblem("INVALID_DATE_VALUE", "a timestamp must be YYYY-MM-DD HH:MM:SS") from None
+        raise FieldProblem(
+            "INVALID_DATE_VALUE", "a timestamp must be YYYY-MM-DD HH:MM:SS"
+        ) from None
 
 
 _CONVERTERS = {
-    "String": _string, "Clob": _string, "Integer": _integer, "Double": _double,
-    "Boolean": _boolean, "Date": _date, "Timestamp": _timestamp,
+    "String": _string,
+    "Clob": _string,
+    "Integer": _integer,
+    "Double": _double,
+    "Boolean": _boolean,
+    "Date": _date,
+    "Timestamp": _timestamp,
 }

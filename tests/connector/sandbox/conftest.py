@@ -3,8 +3,8 @@ session. Helpers for hand-written plugin zips live in sandbox_helpers.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests

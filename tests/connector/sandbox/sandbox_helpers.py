@@ -18,8 +18,12 @@ EPOCH = "2000-01-01 00:00:00"
 
 
 def token(sb: Sandbox) -> str:
-    reply = requests.post(f"{sb.base_url}/oauth/access_token", auth=(sb.client_id, sb.client_secret),
-                          data={"grant_type": "client_credentials"}, timeout=5)
+    reply = requests.post(
+        f"{sb.base_url}/oauth/access_token",
+        auth=(sb.client_id, sb.client_secret),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    )
     reply.raise_for_status()
     return reply.json()["access_token"]
 
@@ -38,7 +42,9 @@ def make_zip(files: dict[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def plugin_xml(name: str, access: list[tuple[str, str, str]] | tuple = (), *, oauth: bool = True) -> str:
+def plugin_xml(
+    name: str, access: list[tuple[str, str, str]] | tuple = (), *, oauth: bool = True
+) -> str:
     fields = "".join(f'<field table="{t}" field="{f}" access="{a}"/>' for t, f, a in access)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -51,9 +57,15 @@ def plugin_xml(name: str, access: list[tuple[str, str, str]] | tuple = (), *, oa
     )
 
 
-def build_zip(name: str = "Test Plugin", *, access: list[tuple[str, str, str]] | tuple = (),
-              oauth: bool = True, schema: str | None = None, queries: str | None = None,
-              extra: dict[str, str | bytes] | None = None) -> bytes:
+def build_zip(
+    name: str = "Test Plugin",
+    *,
+    access: list[tuple[str, str, str]] | tuple = (),
+    oauth: bool = True,
+    schema: str | None = None,
+    queries: str | None = None,
+    extra: dict[str, str | bytes] | None = None,
+) -> bytes:
     files: dict[str, str | bytes] = {"plugin.xml": plugin_xml(name, access, oauth=oauth)}
     if schema is not None:
         files["user_schema_root/U_TEST.xml"] = schema
@@ -64,19 +76,24 @@ def build_zip(name: str = "Test Plugin", *, access: list[tuple[str, str, str]] |
 
 
 def psext(body: str, group: str = "U_TEST") -> str:
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<psExtension xmlns="http://www.powerschool.com" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xsi:schemaLocation="http://www.powerschool.com psextension.xsd">'
-            f"<extensionname>{group}</extensionname>{body}</psExtension>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<psExtension xmlns="http://www.powerschool.com" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://www.powerschool.com psextension.xsd">'
+        f"<extensionname>{group}</extensionname>{body}</psExtension>"
+    )
 
 
 def named_queries(*queries: str) -> str:
     return "<queries>" + "".join(queries) + "</queries>"
 
 
-def query_xml(name: str, sql: str, columns: list[tuple[str, str]], args: str = "",
-              core: str = "students") -> str:
+def query_xml(
+    name: str, sql: str, columns: list[tuple[str, str]], args: str = "", core: str = "students"
+) -> str:
     cols = "".join(f'<column column="{c}">{alias}</column>' for c, alias in columns)
-    return (f'<query name="{name}" coreTable="{core}" flattened="true"><summary>s</summary>'
-            f"<args>{args}</args><columns>{cols}</columns><sql><![CDATA[{sql}]]></sql></query>")
+    return (
+        f'<query name="{name}" coreTable="{core}" flattened="true"><summary>s</summary>'
+        f"<args>{args}</args><columns>{cols}</columns><sql><![CDATA[{sql}]]></sql></query>"
+    )

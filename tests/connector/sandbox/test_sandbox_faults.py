@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -16,7 +16,10 @@ from connector.sandbox.faults import parse_spec
 from ssp.errors import ConfigError
 
 PARTNERS = "/ws/schema/table/u_ssp_partners"
-BRIEF_SPEC = "429:0.1,503:0.05,500:0.02,502:0.02,504:0.02,reset:0.02,timeout:0.01,html:0.02,expire:0.01,single:1"
+BRIEF_SPEC = (
+    "429:0.1,503:0.05,500:0.02,502:0.02,504:0.02,reset:0.02,timeout:0.01,html:0.02,expire:0.01,"
+    "single:1"
+)
 
 
 def test_spec_grammar_reads_faults_and_quirks() -> None:
@@ -25,8 +28,18 @@ def test_spec_grammar_reads_faults_and_quirks() -> None:
     assert quirks == {"single": 1.0, "norecord": 0.5}
 
 
-@pytest.mark.parametrize("spec", ["429", "429:x", "429:1.5", "teapot:0.1", "ok:0.1", "429:0.6,503:0.6",
-                                  "expire_after_write:0.1"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "429",
+        "429:x",
+        "429:1.5",
+        "teapot:0.1",
+        "ok:0.1",
+        "429:0.6,503:0.6",
+        "expire_after_write:0.1",
+    ],
+)
 def test_bad_specs_are_config_errors(spec: str) -> None:
     with pytest.raises(ConfigError, match="faults"):
         FaultPlan(spec)
@@ -57,6 +70,7 @@ def test_random_faults_are_reproducible_for_a_seed() -> None:
 
 # -- on the wire ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def sb(plugin_zips: list) -> Iterator[Sandbox]:
     with Sandbox(plugins=plugin_zips, students=5) as box:
@@ -76,12 +90,16 @@ def read(sb: Sandbox, session: requests.Session, **kwargs: object) -> requests.R
     return session.get(f"{sb.base_url}{PARTNERS}", params={"projection": "*"}, timeout=5, **kwargs)
 
 
-def insert(sb: Sandbox, session: requests.Session, uid: str, timeout: float = 5) -> requests.Response:
+def insert(
+    sb: Sandbox, session: requests.Session, uid: str, timeout: float = 5
+) -> requests.Response:
     body = {"tables": {"u_ssp_partners": {"ssp_uid": uid, "partner_id": "p"}}}
     return session.post(f"{sb.base_url}{PARTNERS}", json=body, timeout=timeout)
 
 
-def test_429_alternates_retry_after_seconds_and_http_date(sb: Sandbox, session: requests.Session) -> None:
+def test_429_alternates_retry_after_seconds_and_http_date(
+    sb: Sandbox, session: requests.Session
+) -> None:
     sb.faults.script(["429", "429"])
     first, second = read(sb, session), read(sb, session)
     assert first.status_code == second.status_code == 429
@@ -91,7 +109,9 @@ def test_429_alternates_retry_after_seconds_and_http_date(sb: Sandbox, session: 
     assert read(sb, session).status_code == 200
 
 
-@pytest.mark.parametrize(("kind", "html"), [("500", False), ("502", True), ("503", True), ("504", True)])
+@pytest.mark.parametrize(
+    ("kind", "html"), [("500", False), ("502", True), ("503", True), ("504", True)]
+)
 def test_server_errors(sb: Sandbox, session: requests.Session, kind: str, html: bool) -> None:
     sb.faults.script([kind])
     reply = read(sb, session)
@@ -99,7 +119,9 @@ def test_server_errors(sb: Sandbox, session: requests.Session, kind: str, html: 
     assert reply.headers["Content-Type"].startswith("text/html" if html else "application/json")
 
 
-def test_reset_drops_the_connection_without_a_response(sb: Sandbox, session: requests.Session) -> None:
+def test_reset_drops_the_connection_without_a_response(
+    sb: Sandbox, session: requests.Session
+) -> None:
     sb.faults.script(["reset"])
     with pytest.raises(requests.ConnectionError):
         read(sb, session)
@@ -107,7 +129,9 @@ def test_reset_drops_the_connection_without_a_response(sb: Sandbox, session: req
     assert read(sb, session).status_code == 200
 
 
-def test_timeout_holds_the_request_past_the_read_timeout(sb: Sandbox, session: requests.Session) -> None:
+def test_timeout_holds_the_request_past_the_read_timeout(
+    sb: Sandbox, session: requests.Session
+) -> None:
     sb.faults.script(["timeout"])
     with pytest.raises(requests.ReadTimeout):
         session.get(f"{sb.base_url}{PARTNERS}", params={"projection": "*"}, timeout=0.2)
@@ -123,7 +147,9 @@ def test_html_outage_page_is_a_200(sb: Sandbox, session: requests.Session) -> No
 def test_redirect_goes_to_a_local_outage_page(sb: Sandbox, session: requests.Session) -> None:
     sb.faults.script(["redirect"])
     reply = read(sb, session, allow_redirects=False)
-    assert reply.status_code == 302 and reply.headers["Location"].startswith(f"{sb.base_url}/__outage")
+    assert reply.status_code == 302 and reply.headers["Location"].startswith(
+        f"{sb.base_url}/__outage"
+    )
     followed = session.get(reply.headers["Location"], timeout=5)
     assert followed.status_code == 200 and "page unavailable" in followed.text
 
@@ -137,13 +163,22 @@ def test_expire_invalidates_the_token_mid_run(sb: Sandbox, session: requests.Ses
     assert read(sb, session).status_code == 200
 
 
-@pytest.mark.parametrize(("kind", "applied"), [
-    ("reset", False), ("timeout", False), ("503", False), ("429", False),
-    ("reset_after_write", True), ("timeout_after_write", True), ("503_after_write", True),
-    ("html_after_write", True),
-])
-def test_write_faults_before_or_after_applying(sb: Sandbox, session: requests.Session, kind: str,
-                                               applied: bool) -> None:
+@pytest.mark.parametrize(
+    ("kind", "applied"),
+    [
+        ("reset", False),
+        ("timeout", False),
+        ("503", False),
+        ("429", False),
+        ("reset_after_write", True),
+        ("timeout_after_write", True),
+        ("503_after_write", True),
+        ("html_after_write", True),
+    ],
+)
+def test_write_faults_before_or_after_applying(
+    sb: Sandbox, session: requests.Session, kind: str, applied: bool
+) -> None:
     sb.faults.script([kind]).only(path_prefix="/ws/schema/table", methods=["POST"])
     try:
         reply = insert(sb, session, "w-1", timeout=0.3)

@@ -36,8 +36,10 @@ TRACKING = {"WHOCREATED", "WHENCREATED", "WHOMODIFIED", "WHENMODIFIED"}
 
 
 def test_child_table_of_students_gets_id_parent_link_and_tracking_columns(sb: Sandbox) -> None:
-    assert columns(sb, "U_T_PARENT") == {"ID", "STUDENTSDCID", "LABEL", "SCORE", "RATIO", "DAY",
-                                         "FLAG", "STORY"} | TRACKING
+    assert (
+        columns(sb, "U_T_PARENT")
+        == {"ID", "STUDENTSDCID", "LABEL", "SCORE", "RATIO", "DAY", "FLAG", "STORY"} | TRACKING
+    )
 
 
 def test_child_of_an_extension_table_links_to_its_parent_row(sb: Sandbox) -> None:
@@ -70,20 +72,35 @@ def test_child_row_needs_an_existing_student(sb: Sandbox) -> None:
 
 def test_field_types_store_typed_values(sb: Sandbox) -> None:
     dcid = sb.students()[0]["DCID"]
-    rid = sb.insert_row("U_T_PARENT", {"LABEL": "a", "SCORE": "7", "RATIO": "0.5", "DAY": "2026-01-31",
-                                       "FLAG": "1", "STORY": "long " * 2000}, student_dcid=dcid)
+    rid = sb.insert_row(
+        "U_T_PARENT",
+        {
+            "LABEL": "a",
+            "SCORE": "7",
+            "RATIO": "0.5",
+            "DAY": "2026-01-31",
+            "FLAG": "1",
+            "STORY": "long " * 2000,
+        },
+        student_dcid=dcid,
+    )
     row = sb.row("U_T_PARENT", rid)
     assert (row["SCORE"], row["RATIO"], row["DAY"], row["FLAG"]) == (7, 0.5, "2026-01-31", 1)
     assert len(row["STORY"]) == 10000
 
 
-@pytest.mark.parametrize(("field", "value", "code"), [
-    ("LABEL", "x" * 21, "FIELD_VALIDATION_ERROR"),
-    ("SCORE", "seven", "FIELD_VALIDATION_ERROR"),
-    ("DAY", "31/01/2026", "INVALID_DATE_VALUE"),
-    ("FLAG", "maybe", "FIELD_VALIDATION_ERROR"),
-])
-def test_invalid_values_are_refused_with_the_field_named(sb: Sandbox, field: str, value: str, code: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("LABEL", "x" * 21, "FIELD_VALIDATION_ERROR"),
+        ("SCORE", "seven", "FIELD_VALIDATION_ERROR"),
+        ("DAY", "31/01/2026", "INVALID_DATE_VALUE"),
+        ("FLAG", "maybe", "FIELD_VALIDATION_ERROR"),
+    ],
+)
+def test_invalid_values_are_refused_with_the_field_named(
+    sb: Sandbox, field: str, value: str, code: str
+) -> None:
     dcid = sb.students()[0]["DCID"]
     with pytest.raises(ValidationFailed) as caught:
         sb.insert_row("U_T_PARENT", {field: value}, student_dcid=dcid)
@@ -91,8 +108,10 @@ def test_invalid_values_are_refused_with_the_field_named(sb: Sandbox, field: str
 
 
 def test_upgrade_adds_fields_and_grows_strings_but_never_shrinks(sb: Sandbox) -> None:
-    grown = ALL_FORMS.replace('name="label" type="String" length="20"/>',
-                              'name="label" type="String" length="40"/><field name="extra" type="Integer"/>')
+    grown = ALL_FORMS.replace(
+        'name="label" type="String" length="20"/>',
+        'name="label" type="String" length="40"/><field name="extra" type="Integer"/>',
+    )
     sb.install(build_zip("Forms DATA", schema=grown, oauth=False))
     assert {"EXTRA"} <= columns(sb, "U_T_PARENT")
     assert sb.store.schema("U_T_PARENT").columns["LABEL"].length == 40
@@ -111,47 +130,87 @@ def test_generated_zips_install_side_by_side(plugin_zips: list) -> None:
     assert len(sb.queries) == 4
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    ({"ssp/plugin.xml": plugin_xml("X")}, "at the root"),
-    ({"plugin.xml": plugin_xml("X"), "user_schema_root\\U_X.xml": "<x/>"}, "forward slashes"),
-    ({"plugin.xml": "<plugin"}, "not well-formed"),
-    ({"plugin.xml": plugin_xml("X", [("STUDENTS", "DCID", "Read")])}, "ViewOnly or FullAccess"),
-    ({"plugin.xml": plugin_xml("X" * 41)}, "at most 40"),
-    ({"plugin.xml": plugin_xml("X"), "user_schema_root/U_X.xml":
-      psext('<extendedTable dbTableName="U_X"><field name="a" type="String" length="5"/></extendedTable>')},
-     "coreTable or type"),
-    ({"plugin.xml": plugin_xml("X"), "user_schema_root/U_X.xml":
-      psext('<extendedTable type="standalone" dbTableName="U_X"><field name="a" type="String"/></extendedTable>')},
-     "String length"),
-    ({"plugin.xml": plugin_xml("X"), "user_schema_root/U_X.xml":
-      psext('<extendedTable type="standalone" dbTableName="U_X"><field name="a" type="Text"/></extendedTable>')},
-     "known: String"),
-    ({"plugin.xml": plugin_xml("X"), "user_schema_root/U_X.xml":
-      psext('<extendedTable type="standalone" dbTableName="U_X"><field name="id" type="Integer"/></extendedTable>')},
-     "reserved"),
-])
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"ssp/plugin.xml": plugin_xml("X")}, "at the root"),
+        ({"plugin.xml": plugin_xml("X"), "user_schema_root\\U_X.xml": "<x/>"}, "forward slashes"),
+        ({"plugin.xml": "<plugin"}, "not well-formed"),
+        ({"plugin.xml": plugin_xml("X", [("STUDENTS", "DCID", "Read")])}, "ViewOnly or FullAccess"),
+        ({"plugin.xml": plugin_xml("X" * 41)}, "at most 40"),
+        (
+            {
+                "plugin.xml": plugin_xml("X"),
+                "user_schema_root/U_X.xml": psext(
+                    '<extendedTable dbTableName="U_X">'
+                    '<field name="a" type="String" length="5"/></extendedTable>'
+                ),
+            },
+            "coreTable or type",
+        ),
+        (
+            {
+                "plugin.xml": plugin_xml("X"),
+                "user_schema_root/U_X.xml": psext(
+                    '<extendedTable type="standalone" dbTableName="U_X">'
+                    '<field name="a" type="String"/></extendedTable>'
+                ),
+            },
+            "String length",
+        ),
+        (
+            {
+                "plugin.xml": plugin_xml("X"),
+                "user_schema_root/U_X.xml": psext(
+                    '<extendedTable type="standalone" dbTableName="U_X">'
+                    '<field name="a" type="Text"/></extendedTable>'
+                ),
+            },
+            "known: String",
+        ),
+        (
+            {
+                "plugin.xml": plugin_xml("X"),
+                "user_schema_root/U_X.xml": psext(
+                    '<extendedTable type="standalone" dbTableName="U_X">'
+                    '<field name="id" type="Integer"/></extendedTable>'
+                ),
+            },
+            "reserved",
+        ),
+    ],
+)
 def test_zips_powerschool_would_refuse_fail_to_install(files: dict, message: str) -> None:
     with pytest.raises(InstallError, match=message):
         Sandbox(plugins=[make_zip(files)], students=1)
 
 
 def test_query_whose_columns_do_not_match_its_sql_fails_to_install() -> None:
-    q = query_xml("org.t.p.a.bad", "SELECT s.DCID AS dcid, s.ID AS id FROM STUDENTS s ORDER BY s.DCID",
-                  [("STUDENTS.DCID", "students.dcid")])
+    q = query_xml(
+        "org.t.p.a.bad",
+        "SELECT s.DCID AS dcid, s.ID AS id FROM STUDENTS s ORDER BY s.DCID",
+        [("STUDENTS.DCID", "students.dcid")],
+    )
     with pytest.raises(InstallError, match="returns 2 columns but <columns> lists 1"):
         Sandbox(plugins=[build_zip(queries=named_queries(q))], students=1)
 
 
 def test_query_using_an_undeclared_argument_fails_to_install() -> None:
-    q = query_xml("org.t.p.a.bad", "SELECT s.DCID AS dcid FROM STUDENTS s WHERE s.ID = :nope ORDER BY 1",
-                  [("STUDENTS.DCID", "students.dcid")])
+    q = query_xml(
+        "org.t.p.a.bad",
+        "SELECT s.DCID AS dcid FROM STUDENTS s WHERE s.ID = :nope ORDER BY 1",
+        [("STUDENTS.DCID", "students.dcid")],
+    )
     with pytest.raises(InstallError, match="undeclared argument"):
         Sandbox(plugins=[build_zip(queries=named_queries(q))], students=1)
 
 
 def test_query_names_are_one_flat_namespace_across_plugins() -> None:
-    q = query_xml("org.t.p.a.same", "SELECT s.DCID AS dcid FROM STUDENTS s ORDER BY s.DCID",
-                  [("STUDENTS.DCID", "students.dcid")])
+    q = query_xml(
+        "org.t.p.a.same",
+        "SELECT s.DCID AS dcid FROM STUDENTS s ORDER BY s.DCID",
+        [("STUDENTS.DCID", "students.dcid")],
+    )
     sb = Sandbox(plugins=[build_zip("One", queries=named_queries(q))], students=1)
     sb.install(build_zip("One", queries=named_queries(q)))  # reinstalling the same plugin is fine
     with pytest.raises(InstallError, match="already installed by plugin 'One'"):

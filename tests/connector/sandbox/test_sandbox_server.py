@@ -19,20 +19,27 @@ from connector.sandbox import Sandbox
 
 def test_many_parallel_requests_are_all_served(sandbox: Sandbox) -> None:
     dcid = sandbox.students()[0]["DCID"]
-    sandbox.insert_rows("U_SSP_VISITS", [{"SSP_UID": f"v{i}"} for i in range(500)], student_dcid=dcid)
+    sandbox.insert_rows(
+        "U_SSP_VISITS", [{"SSP_UID": f"v{i}"} for i in range(500)], student_dcid=dcid
+    )
     session = authorised_session(sandbox)
     adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
     session.mount("http://", adapter)
 
     def fetch(page: int) -> int:
-        reply = session.post(f"{sandbox.base_url}/ws/schema/query/{VISITS_Q}", json={"since": EPOCH},
-                             params={"page": page, "pagesize": 10}, timeout=10)
+        reply = session.post(
+            f"{sandbox.base_url}/ws/schema/query/{VISITS_Q}",
+            json={"since": EPOCH},
+            params={"page": page, "pagesize": 10},
+            timeout=10,
+        )
         return len(reply.json()["record"])
 
     def write(i: int) -> int:
         body = {"tables": {"u_ssp_partners": {"ssp_uid": f"p{i}", "partner_id": f"p{i}"}}}
-        return session.post(f"{sandbox.base_url}/ws/schema/table/u_ssp_partners", json=body,
-                            timeout=10).status_code
+        return session.post(
+            f"{sandbox.base_url}/ws/schema/table/u_ssp_partners", json=body, timeout=10
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         reads = pool.map(fetch, range(1, 51))
@@ -61,7 +68,9 @@ def test_binds_loopback_only(sandbox: Sandbox) -> None:
     assert sandbox.base_url.startswith("http://127.0.0.1:")
 
 
-def test_a_persisted_sandbox_resumes_rows_credentials_and_tokens(plugin_zips: list, tmp_path: Path) -> None:
+def test_a_persisted_sandbox_resumes_rows_credentials_and_tokens(
+    plugin_zips: list, tmp_path: Path
+) -> None:
     db = tmp_path / "ps.sqlite"
     first = Sandbox(plugins=plugin_zips, students=10, db_path=db).start()
     dcid = first.students()[0]["DCID"]
@@ -73,7 +82,9 @@ def test_a_persisted_sandbox_resumes_rows_credentials_and_tokens(plugin_zips: li
         assert (second.client_id, second.client_secret) == creds
         assert [r["SSP_UID"] for r in second.rows("U_SSP_VISITS")] == ["kept"]
         assert len(second.students()) == 10
-        reply = session.post(f"{second.base_url}/ws/schema/query/{VISITS_Q}", json={"since": EPOCH}, timeout=5)
+        reply = session.post(
+            f"{second.base_url}/ws/schema/query/{VISITS_Q}", json={"since": EPOCH}, timeout=5
+        )
         assert reply.json()["record"]["ssp_uid"] == "kept"  # the old token still works
     second.close()
     session.close()
@@ -83,14 +94,23 @@ def test_cli_prints_url_and_credentials_and_exits_0_on_sigterm(plugin_zips: list
     args = [sys.executable, "-m", "ssp.cli", "sandbox", "--students", "5", "--latency-ms", "1"]
     for z in plugin_zips:
         args += ["--plugin", str(z)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         url = lines[0].split()[-1]
         client_id, secret = lines[1].split()[-1], lines[2].split()[-1]
-        reply = requests.post(f"{url}/oauth/access_token", auth=(client_id, secret),
-                              data={"grant_type": "client_credentials"}, timeout=5)
+        reply = requests.post(
+            f"{url}/oauth/access_token",
+            auth=(client_id, secret),
+            data={"grant_type": "client_credentials"},
+            timeout=5,
+        )
         assert url.startswith("http://127.0.0.1:") and reply.status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

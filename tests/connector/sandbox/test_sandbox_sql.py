@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from connector.sandbox.faults import FaultPlan
 from connector.sandbox.fiql import FiqlError, alias_resolver, parse, schema_resolver, to_sql
-from connector.sandbox.oracle import OracleFunctionError, register_oracle_functions, to_char, to_date
+from connector.sandbox.oracle import (
+    OracleFunctionError,
+    register_oracle_functions,
+    to_char,
+    to_date,
+)
 from connector.sandbox.seed import CORE_SCHEMAS
 from connector.sandbox.sqlscan import touched_fields
 from plugin.catalogue import load_catalogue
@@ -28,16 +33,20 @@ def db() -> sqlite3.Connection:
 
 
 def test_to_char_formats_dates_and_timestamps(db: sqlite3.Connection) -> None:
-    row = db.execute("SELECT TO_CHAR('2026-03-04', 'YYYY-MM-DD'), "
-                     "TO_CHAR('2026-03-04 05:06:07', 'YYYY-MM-DD HH24:MI:SS'), "
-                     "TO_CHAR('2026-03-04', 'MM/DD/YYYY'), TO_CHAR(NULL, 'YYYY'), TO_CHAR(12)").fetchone()
+    row = db.execute(
+        "SELECT TO_CHAR('2026-03-04', 'YYYY-MM-DD'), "
+        "TO_CHAR('2026-03-04 05:06:07', 'YYYY-MM-DD HH24:MI:SS'), "
+        "TO_CHAR('2026-03-04', 'MM/DD/YYYY'), TO_CHAR(NULL, 'YYYY'), TO_CHAR(12)"
+    ).fetchone()
     assert row == ("2026-03-04", "2026-03-04 05:06:07", "03/04/2026", None, "12")
 
 
 def test_to_date_makes_comparable_iso_text(db: sqlite3.Connection) -> None:
     since = "TO_DATE('2026-03-04 05:06:07', 'YYYY-MM-DD HH24:MI:SS')"
     assert db.execute(f"SELECT {since}").fetchone() == ("2026-03-04 05:06:07",)
-    assert db.execute(f"SELECT '2026-03-04 05:06:08' >= {since}, '2026-03-04 05:06:06' >= {since}").fetchone() == (1, 0)
+    assert db.execute(
+        f"SELECT '2026-03-04 05:06:08' >= {since}, '2026-03-04 05:06:06' >= {since}"
+    ).fetchone() == (1, 0)
     assert db.execute("SELECT TO_DATE('03/04/2026', 'MM/DD/YYYY')").fetchone() == ("2026-03-04",)
 
 
@@ -74,15 +83,23 @@ def test_scan_matches_the_declared_touches_of_every_connector_query() -> None:
     cat = load_catalogue()
     columns = dict(COLUMNS)
     for t in cat.tables:
-        columns[t.name] = ["ID", "STUDENTSDCID", "WHOCREATED", "WHENCREATED", "WHOMODIFIED",
-                           "WHENMODIFIED", *t.field_names]
+        columns[t.name] = [
+            "ID",
+            "STUDENTSDCID",
+            "WHOCREATED",
+            "WHENCREATED",
+            "WHOMODIFIED",
+            "WHENMODIFIED",
+            *t.field_names,
+        ]
     for q in connector_queries(cat, "org.d.ssp"):
         assert touched_fields(q.sql, columns.get) == set(q.touches), q.name
 
 
 def test_scan_resolves_aliases_comma_joins_and_stars() -> None:
-    assert scan("select x.A, s.* from U_X x, STUDENTS s where x.STUDENTSDCID = s.DCID order by 1") == (
-        {("U_X", "A"), ("U_X", "STUDENTSDCID")} | {("STUDENTS", c) for c in COLUMNS["STUDENTS"]})
+    assert scan(
+        "select x.A, s.* from U_X x, STUDENTS s where x.STUDENTSDCID = s.DCID order by 1"
+    ) == ({("U_X", "A"), ("U_X", "STUDENTSDCID")} | {("STUDENTS", c) for c in COLUMNS["STUDENTS"]})
 
 
 def test_scan_counts_unqualified_columns_of_a_single_table_and_ignores_literals() -> None:
@@ -96,26 +113,41 @@ def test_scan_of_select_star_touches_every_column() -> None:
 
 # -- FIQL -----------------------------------------------------------------------------------
 
+
 def test_fiql_compiles_operators_lists_and_wildcards() -> None:
-    where, params = to_sql(parse("grade_level=ge=9;last_name==Test*;schoolid==(101,301);dcid!=5"),
-                           schema_resolver(STUDENTS))
-    assert where == ('"GRADE_LEVEL" >= ? AND "LAST_NAME" LIKE ? ESCAPE \'\\\' AND "SCHOOLID" IN (?, ?) '
-                     'AND "DCID" <> ?')
+    where, params = to_sql(
+        parse("grade_level=ge=9;last_name==Test*;schoolid==(101,301);dcid!=5"),
+        schema_resolver(STUDENTS),
+    )
+    assert where == (
+        '"GRADE_LEVEL" >= ? AND "LAST_NAME" LIKE ? ESCAPE \'\\\' AND "SCHOOLID" IN (?, ?) '
+        'AND "DCID" <> ?'
+    )
     assert params == [9, "Test%", 101, 301, 5]
 
 
-@pytest.mark.parametrize("q", ["grade_level=ge=nine", "nope==1", "a==1,b==2", "grade_level=gt=(1,2)", "junk"])
+@pytest.mark.parametrize(
+    "q", ["grade_level=ge=nine", "nope==1", "a==1,b==2", "grade_level=gt=(1,2)", "junk"]
+)
 def test_fiql_refuses_what_powerschool_refuses(q: str) -> None:
     with pytest.raises(FiqlError):
         to_sql(parse(q), schema_resolver(STUDENTS))
 
 
-def test_fiql_on_query_results_uses_aliases_and_compares_numbers_as_numbers(db: sqlite3.Connection) -> None:
+def test_fiql_on_query_results_uses_aliases_and_compares_numbers_as_numbers(
+    db: sqlite3.Connection,
+) -> None:
     db.execute("CREATE TABLE r (grade_level, last_name)")
-    db.executemany("INSERT INTO r VALUES (?, ?)", [(9, "Mockwood"), (10, "Testwood"), (7, "Mockridge")])
-    where, params = to_sql(parse("students.grade_level=ge=8;last_name==mock*"),
-                           alias_resolver({"students.grade_level": "grade_level", "last_name": "last_name"}))
-    assert db.execute(f"SELECT last_name FROM r WHERE {where}", params).fetchall() == [("Mockwood",)]
+    db.executemany(
+        "INSERT INTO r VALUES (?, ?)", [(9, "Mockwood"), (10, "Testwood"), (7, "Mockridge")]
+    )
+    where, params = to_sql(
+        parse("students.grade_level=ge=8;last_name==mock*"),
+        alias_resolver({"students.grade_level": "grade_level", "last_name": "last_name"}),
+    )
+    assert db.execute(f"SELECT last_name FROM r WHERE {where}", params).fetchall() == [
+        ("Mockwood",)
+    ]
     with pytest.raises(FiqlError, match="no column"):
         to_sql(parse("nope==1"), alias_resolver({}))
 
