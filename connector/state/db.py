@@ -58,6 +58,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (partner_id, batch, row_number))""",
         "CREATE INDEX inbound_rows_key ON inbound_rows (partner_id, natural_key, row_hash)",
     ),
+    (  # 2: what each planned record discloses, so a crash-reconciled file still gets its 99.32 entry
+        "ALTER TABLE outbound ADD COLUMN detail_json TEXT NOT NULL DEFAULT ''",
+    ),
 )
 """Forward migrations: entry N-1 takes the schema from version N-1 to N. Only ever append."""
 

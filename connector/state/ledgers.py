@@ -111,7 +111,7 @@ class OutboundLedger(Disclosures):
 
     _OUT_COLUMNS = (
         "partner_id, kind, record_id, content_hash, state, file_name, run_id, planned_at, "
-        "written_at, recorded_at"
+        "written_at, recorded_at, detail_json"
     )
 
     def _outbound(self, where: str, args: Sequence[Any]) -> list[OutboundEntry]:
@@ -142,12 +142,13 @@ class OutboundLedger(Disclosures):
         self,
         partner_id: str,
         kind: str,
-        items: Iterable[tuple[str, str]],
+        items: Iterable[tuple[str, str] | tuple[str, str, str]],
         *,
         file_name: str,
         run_id: str,
     ) -> PlanResult:
-        """Record the intent to write `items` ((record id, content hash)) into `file_name`.
+        """Record the intent to write `items` ((record id, content hash[, detail json])) into
+        `file_name`. The detail is kept with the entry for `reconcile_outbound`.
 
         Call BEFORE writing the file. Records already in the ledger are returned in `already` and
         must not be written again. Refuses while older plans of this partner are unsettled.
@@ -165,16 +166,18 @@ class OutboundLedger(Disclosures):
                     f"partner {partner_id}: outbound file {stale[0][0]} is still planned: "
                     "reconcile first"
                 )
-            for record_id, digest in items:
+            for item in items:
+                record_id, digest = item[0], item[1]
+                detail = item[2] if len(item) > 2 else ""  # type: ignore[misc]
                 old = self.get_outbound(partner_id, kind, record_id)
                 if old is not None:
                     already[record_id] = old
                     continue
                 db.execute(
                     "INSERT INTO outbound (partner_id, kind, record_id, content_hash, state, "
-                    "file_name, run_id, "
-                    "planned_at) VALUES (?, ?, ?, ?, 'planned', ?, ?, ?)",
-                    (partner_id, kind, record_id, digest, file_name, run_id, self._now()),
+                    "file_name, run_id, planned_at, detail_json) "
+                    "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?)",
+                    (partner_id, kind, record_id, digest, file_name, run_id, self._now(), detail),
                 )
                 planned.append(record_id)
         return PlanResult(tuple(planned), already)
@@ -316,6 +319,23 @@ class InboundLedger(Database):
                     ),
                 ).rowcount
                 == 1
+            )
+
+    def record_inbound_rows(
+        self, partner_id: str, batch: str, outcomes: Iterable[tuple[int, str, str, str, str]]
+    ) -> int:
+        """Record many rows' outcomes in one transaction, AFTER their effects:
+        (row number, outcome, natural key, row hash, detail). Rows already recorded are kept."""
+        now = self._now()
+        with self._tx() as db:
+            return sum(
+                db.execute(
+                    "INSERT OR IGNORE INTO inbound_rows "
+                    "(partner_id, batch, row_number, natural_key, row_hash, "
+                    "outcome, detail, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (partner_id, batch, number, key, digest, outcome, detail, now),
+                ).rowcount
+                for number, outcome, key, digest, detail in outcomes
             )
 
     def inbound_rows(self, partner_id: str, batch: str) -> dict[int, InboundRow]:

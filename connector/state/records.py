@@ -94,6 +94,7 @@ class OutboundEntry:
     planned_at: str
     written_at: str | None
     recorded_at: str | None
+    detail_json: str = ""  # engine-defined detail saved at plan time (e.g. the disclosure to record)
 
 
 @dataclass(frozen=True)
