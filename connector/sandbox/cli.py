@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from connector.sandbox.sandbox import Sandbox
+from ssp.errors import ConfigError
 
 __all__ = ["command", "DEFAULT_STUDENTS"]
 
@@ -58,6 +59,12 @@ def command(args: argparse.Namespace) -> int:
             faults=args.faults or "",
             students=students,
         )
+        try:
+            sandbox.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror})", key="--port"
+            ) from None
         with sandbox:
             print(f"PowerSchool sandbox running at {sandbox.base_url}")
             print(f"client id:     {sandbox.client_id}")

@@ -137,7 +137,10 @@ def _parse_xml(data: bytes, where: str) -> etree._Element:
 def read_plugin(source: Path | bytes, *, name_hint: str = "") -> PluginDef:
     """Parse one plugin zip (path or bytes). Raises InstallError naming the zip and entry."""
     where = str(source) if isinstance(source, Path) else (name_hint or "plugin.zip")
-    raw = source.read_bytes() if isinstance(source, Path) else source
+    try:
+        raw = source.read_bytes() if isinstance(source, Path) else source
+    except OSError as exc:
+        raise InstallError(f"cannot read the plugin zip ({exc.strerror})", file=where) from None
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
     except zipfile.BadZipFile:

@@ -120,3 +120,26 @@ def test_cli_prints_url_and_credentials_and_exits_0_on_sigterm(plugin_zips: list
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_cli_refuses_a_missing_zip_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssp.cli import main
+
+    assert main(["sandbox", "--plugin", str(tmp_path / "missing.zip")]) == 2
+    assert "missing.zip" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_busy_port_with_exit_2(
+    plugin_zips: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssp.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["sandbox", "--port", str(port), "--students", "2"]
+        assert main(args + [a for z in plugin_zips for a in ("--plugin", str(z))]) == 2
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
