@@ -1,10 +1,12 @@
 """`Sandbox`: a local PowerSchool for tests, `ssp demo` and the benchmarks.
 
     with Sandbox(plugins=[data_zip, ui_zip], students=200, seed=7) as sb:
-        client = PowerSchoolClient(sb.base_url, sb.client_id, sb.client_secret)
+        creds = Credentials(sb.client_id, SecretStr(sb.client_secret))
         sb.insert_row("U_SSP_REFERRALS", {"SSP_UID": uid, ...}, student_dcid=dcid)
-        ...
+        with PowerSchoolClient(sb.base_url, creds) as ps:
+            ...
         assert sb.rows("U_SSP_REFERRALS")[0]["STATUS"] == "accepted"
+        sb.faults.script(["reset_after_write"])  # the next request is applied, then dropped
 
 The database lives in memory unless `db_path` is given, in which case a new Sandbox on the same
 file resumes it (rows, credentials and tokens), as PowerSchool does after a restart.
