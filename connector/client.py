@@ -106,6 +106,13 @@ class PowerSchoolClient(TableWrites):
             lambda b: table_record(b, table), self._json(response, endpoint), endpoint
         )
 
+    def table_metadata(self, table: str) -> dict[str, Any]:
+        """The table's columns with the access this plugin was granted (`expansions=access`)."""
+        path = f"{table_path(table)}/metadata"
+        response = self._call("GET", path, params={"expansions": "access"})
+        body = self._json(response, f"GET {path}")
+        return body if isinstance(body, dict) else {}
+
     def _rows(
         self,
         count: Callable[[], int],

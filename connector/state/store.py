@@ -39,11 +39,11 @@ class StateStore(OutboundLedger, InboundLedger):
         self,
         run_id: str,
         finished_at: str,
-        status: Literal["ok", "failed"],
+        status: Literal["ok", "failed", "stopped"],
         summary: str | Mapping[str, Any],
     ) -> None:
-        if status not in ("ok", "failed"):
-            raise ValueError(f"run status must be ok or failed, not {status!r}")
+        if status not in ("ok", "failed", "stopped"):
+            raise ValueError(f"run status must be ok, failed or stopped, not {status!r}")
         text = summary if isinstance(summary, str) else json.dumps(summary, sort_keys=True)
         with self._tx() as db:
             cur = db.execute(

@@ -1,0 +1,304 @@
+"""Partner -> school: status updates and partner clinicians' visits, applied to PowerSchool.
+
+Each inbound file (or API page) is processed once, keyed by its content hash. Rows are handled in
+chunks: every row is decided first (mapping, referral lookup, consent, status machine), then the
+PowerSchool writes of a chunk run concurrently (one worker per referral, so updates to the same
+referral stay in file order), then the mirror and the row ledger are updated in one transaction
+each, after the effects. A crash mid-file resumes at the first unrecorded row; a re-applied row is
+recognised as a duplicate. Bad rows are quarantined with their reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from connector.context import RunContext
+from connector.feeds.base import Feed, InboundBatch, InboundRow
+from connector.outbound import record_hash, stable_uid
+from connector.policy import decide_inbound, parse_ps_date
+from connector.records import PartnerVisit, StatusUpdate
+from connector.send import consents_for
+from connector.status import ReferralState, apply_update
+from ssp.config import Partner
+from ssp.errors import PowerSchoolError, RecordError, WriteRejectedError
+
+__all__ = ["apply_inbound", "CHUNK_ROWS"]
+
+log = logging.getLogger("ssp.inbound")
+CHUNK_ROWS = 500
+REFERRALS_TABLE = "U_SSP_REFERRALS"
+VISITS_TABLE = "U_SSP_VISITS"
+
+
+@dataclass
+class _Planned:
+    """What one row will do. `write` runs in a worker; `mirror` rows are stored after it."""
+
+    row: InboundRow
+    outcome: str  # applied | duplicate | stale | quarantined
+    key: str = ""
+    reason: str = ""
+    write: Callable[[], None] | None = None
+    group: str = ""
+    mirror: tuple[str, dict[str, Any]] | None = None
+
+
+@dataclass
+class _Chunk:
+    planned: list[_Planned] = field(default_factory=list)
+
+
+def apply_inbound(ctx: RunContext, feed: Feed, partner: Partner) -> None:
+    for kind in ("status_update", "visit"):
+        for batch in feed.inbound(kind):  # type: ignore[arg-type]
+            ctx.check_stop()
+            _apply_batch(ctx, feed, partner, batch)
+
+
+def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBatch) -> None:
+    stats = ctx.summary.partner(partner.id)
+    known = ctx.state.inbound_file(partner.id, batch.content_hash)
+    if known is not None and known.done:
+        stats.duplicates_skipped += 1
+        log.info("inbound file already processed", extra={"partner": partner.id, "file": batch.source})
+        if not ctx.dry_run:
+            feed.archive(batch)
+        return
+    if not ctx.dry_run:
+        ctx.state.begin_inbound_file(partner.id, batch.source, batch.content_hash)
+    done = ctx.state.inbound_rows(partner.id, batch.content_hash) if known else {}
+    decide = _decide_status if batch.kind == "status_update" else _decide_visit
+    session = _BatchSession(ctx, partner, batch, feed.mapping)
+    applied = quarantined = 0
+    chunk: list[InboundRow] = []
+    for row in batch.rows():
+        if row.number in done:
+            continue
+        chunk.append(row)
+        if len(chunk) >= CHUNK_ROWS:
+            a, q = _run_chunk(ctx, feed, batch, session, decide, chunk)
+            applied, quarantined, chunk = applied + a, quarantined + q, []
+            ctx.progress.update(partner.id, batch.kind, applied + quarantined)
+    if chunk:
+        a, q = _run_chunk(ctx, feed, batch, session, decide, chunk)
+        applied, quarantined = applied + a, quarantined + q
+    if not ctx.dry_run:
+        ctx.state.finish_inbound_file(partner.id, batch.content_hash, applied=applied, quarantined=quarantined)
+        feed.archive(batch)
+    ctx.progress.done(partner.id, batch.kind, f"{batch.source}: {applied} applied, {quarantined} quarantined")
+    log.info("inbound file processed", extra={"partner": partner.id, "file": batch.source,
+                                              "applied": applied, "quarantined": quarantined})
+
+
+class _BatchSession:
+    """Per-batch caches: the current state of referrals touched so far, visits seen, students."""
+
+    def __init__(self, ctx: RunContext, partner: Partner, batch: InboundBatch, mapping: Any) -> None:
+        self.ctx, self.partner, self.batch, self.mapping = ctx, partner, batch, mapping
+        self.referrals: dict[str, dict[str, Any]] = {}
+        self.visit_ids: set[str] = set()
+        self.students: dict[str, str] = {}
+
+    def referral(self, uid: str) -> tuple[str, dict[str, Any]] | None:
+        if uid in self.referrals:
+            return self.referrals[uid]["ps_id"], self.referrals[uid]
+        mirrored = self.ctx.state.get("referrals", uid)
+        if mirrored is None:
+            return None
+        self.referrals[uid] = {**mirrored.row, "ps_id": mirrored.ps_id, "partner_id": mirrored.partner_id,
+                               "student_dcid": mirrored.student_dcid}
+        return mirrored.ps_id, self.referrals[uid]
+
+    def student_dcids(self, numbers: set[str]) -> None:
+        """Resolve student numbers to DCIDs: the mirror first, then one PowerQuery per chunk."""
+        missing = {n for n in numbers if n and n not in self.students}
+        for kind in ("referrals", "consents"):
+            if not missing:
+                break
+            for mirrored in self.ctx.state.mirror_rows(kind):
+                number = str(mirrored.row.get("student_number") or "")
+                if number in missing:
+                    self.students[number] = mirrored.student_dcid
+                    missing.discard(number)
+        if missing:
+            query = self.ctx.query("students")
+            for row in self.ctx.client.iter_query(query.name, {"student_numbers": sorted(missing)}):
+                self.students[str(row.get("student_number"))] = str(row.get("student_dcid"))
+
+
+def _quarantined(row: InboundRow, reason: str, key: str = "") -> _Planned:
+    return _Planned(row, "quarantined", key=key, reason=reason)
+
+
+def _consent_refusal(ctx: RunContext, partner: Partner, student_dcid: str, category: str) -> str:
+    decision = decide_inbound(partner_id=partner.id, mou=partner.mou, today=ctx.today, category=category,  # type: ignore[arg-type]
+                              consents=consents_for(ctx, student_dcid, partner.id))
+    return "" if decision.accepted else decision.reason
+
+
+def _decide_status(session: _BatchSession, rows: list[InboundRow]) -> list[_Planned]:
+    ctx, partner, batch = session.ctx, session.partner, session.batch
+    out = []
+    for row in rows:
+        if row.problem:
+            out.append(_quarantined(row, row.problem))
+            continue
+        try:
+            update: StatusUpdate = session.mapping.parse_status_update(
+                row.values, batch.provenance(row), today=ctx.today)
+        except RecordError as exc:
+            out.append(_quarantined(row, exc.reason))
+            continue
+        out.append(_decide_one_status(session, row, update))
+    return out
+
+
+def _decide_one_status(session: _BatchSession, row: InboundRow, update: StatusUpdate) -> _Planned:
+    ctx, partner = session.ctx, session.partner
+    key = f"status:{update.referral_id}"
+    found = session.referral(update.referral_id)
+    if found is None:
+        return _quarantined(row, "referral_id: unknown referral", key)
+    ps_id, current_row = found
+    if current_row.get("partner_id") != partner.id:
+        return _quarantined(row, "referral_id: not a referral sent to this partner", key)
+    refusal = _consent_refusal(ctx, partner, current_row["student_dcid"], "referral_status")
+    if refusal:
+        return _quarantined(row, f"consent: {refusal}", key)
+    try:
+        current = ReferralState.from_row(current_row)
+    except RecordError as exc:
+        return _quarantined(row, exc.reason, key)
+    outcome = apply_update(current, update.status, update.status_date, update.first_service_date,
+                           update.status_reason, today=ctx.today)
+    if outcome.kind == "invalid":
+        return _quarantined(row, f"status: {outcome.reason}", key)
+    if outcome.kind != "applied":
+        return _Planned(row, outcome.kind, key=key)
+    changes = outcome.state.changed_fields(current)
+    new_row = {**current_row, **{k.lower(): v for k, v in changes.items()}}
+    session.referrals[update.referral_id] = new_row
+    mirror_row = {k: v for k, v in new_row.items() if k not in ("ps_id", "partner_id", "student_dcid")}
+    mirror_row["partner_id"] = current_row.get("partner_id")
+    mirror_row["student_dcid"] = current_row.get("student_dcid")
+    return _Planned(row, "applied", key=key, group=update.referral_id,
+                    write=lambda: ctx.writer.update(REFERRALS_TABLE, ps_id, changes),
+                    mirror=("referrals", mirror_row))
+
+
+def _decide_visit(session: _BatchSession, rows: list[InboundRow]) -> list[_Planned]:
+    ctx, batch = session.ctx, session.batch
+    parsed: list[tuple[InboundRow, PartnerVisit | None, str]] = []
+    for row in rows:
+        if row.problem:
+            parsed.append((row, None, row.problem))
+            continue
+        try:
+            visit = session.mapping.parse_visit(row.values, batch.provenance(row), today=ctx.today)
+            parsed.append((row, visit, ""))
+        except RecordError as exc:
+            parsed.append((row, None, exc.reason))
+    session.student_dcids({v.student_number for _, v, _ in parsed if v is not None})
+    return [_quarantined(row, reason) if visit is None else _decide_one_visit(session, row, visit)
+            for row, visit, reason in parsed]
+
+
+def _decide_one_visit(session: _BatchSession, row: InboundRow, visit: PartnerVisit) -> _Planned:
+    ctx, partner = session.ctx, session.partner
+    key = f"visit:{visit.partner_visit_id}"
+    if visit.partner_visit_id in session.visit_ids or ctx.state.find_visit(partner.id, visit.partner_visit_id):
+        return _Planned(row, "duplicate", key=key)
+    dcid = session.students.get(visit.student_number)
+    if not dcid:
+        return _quarantined(row, "student_number: no such student", key)
+    if visit.referral_id:
+        found = session.referral(visit.referral_id)
+        if found is None:
+            return _quarantined(row, "referral_id: unknown referral", key)
+        if found[1].get("partner_id") != partner.id or found[1].get("student_dcid") != dcid:
+            return _quarantined(row, "referral_id: not this partner's referral for this student", key)
+    refusal = _consent_refusal(ctx, partner, dcid, "visit_summary")
+    if refusal:
+        return _quarantined(row, f"consent: {refusal}", key)
+    session.visit_ids.add(visit.partner_visit_id)
+    uid = stable_uid("visit", partner.id, visit.partner_visit_id)
+    values = {
+        "STUDENTSDCID": dcid, "SSP_UID": uid, "VISIT_DATE": visit.visit_date.isoformat(),
+        "TIME_IN": visit.time_in, "TIME_OUT": visit.time_out, "STAFF_NAME": visit.clinician_name[:80],
+        "STAFF_ROLE": "partner_clinician", "PURPOSE": visit.purpose_code,
+        "SERVICES": ",".join(visit.service_codes), "SOURCE": f"partner:{partner.id}",
+        "PARTNER_VISIT_ID": visit.partner_visit_id,
+    }
+    mirror_row = {k.lower(): v for k, v in values.items() if k != "STAFF_NAME"}
+    mirror_row["student_dcid"] = dcid
+    return _Planned(row, "applied", key=key, group=uid,
+                    write=lambda: ctx.writer.insert(VISITS_TABLE, values, natural_key=("SSP_UID", uid)),
+                    mirror=("visits", mirror_row))
+
+
+def _run_chunk(ctx: RunContext, feed: Feed, batch: InboundBatch, session: _BatchSession,
+               decide: Callable[[_BatchSession, list[InboundRow]], list[_Planned]],
+               rows: list[InboundRow]) -> tuple[int, int]:
+    ctx.check_stop()
+    planned = decide(session, rows)
+    _write_concurrently(ctx, [p for p in planned if p.write is not None])
+    stats = ctx.summary.partner(session.partner.id)
+    applied = quarantined = 0
+    for p in planned:
+        if p.outcome == "quarantined":
+            quarantined += 1
+            if not ctx.dry_run:
+                feed.quarantine(batch, p.row.number, p.row.values, p.reason, extra=p.row.extra)
+        elif p.outcome == "applied":
+            applied += 1
+            if batch.kind == "status_update":
+                stats.status_updates_applied += 1
+            else:
+                stats.visits_created += 1
+        elif p.outcome == "duplicate":
+            stats.duplicates_skipped += 1
+        elif p.outcome == "stale":
+            stats.stale_skipped += 1
+    stats.quarantined += quarantined
+    if not ctx.dry_run:
+        for kind in ("referrals", "visits"):
+            mirrored = [p.mirror[1] for p in planned if p.mirror and p.mirror[0] == kind]
+            if mirrored:
+                ctx.state.upsert_mirror(kind, mirrored)
+        ctx.state.record_inbound_rows(session.partner.id, batch.content_hash, [
+            (p.row.number, p.outcome, p.key, record_hash(p.row.values), p.reason[:200]) for p in planned
+        ])
+    return applied, quarantined
+
+
+def _write_concurrently(ctx: RunContext, planned: list[_Planned]) -> None:
+    """One task per referral/visit group (in order within it), at most max_workers at once."""
+    groups: dict[str, list[_Planned]] = defaultdict(list)
+    for p in planned:
+        groups[p.group].append(p)
+
+    def run(items: list[_Planned]) -> None:
+        for item in items:
+            assert item.write is not None
+            try:
+                item.write()
+            except WriteRejectedError as exc:  # PowerSchool refused this one row: quarantine it
+                item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
+            except PowerSchoolError as exc:
+                if exc.status != 400:
+                    raise
+                item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
+
+    workers = max(1, ctx.config.powerschool.max_workers)
+    if workers == 1 or len(groups) <= 1:
+        for items in groups.values():
+            run(items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ssp-write") as pool:
+        for future in [pool.submit(run, items) for items in groups.values()]:
+            future.result()  # the first failure stops the run; recorded rows stay consistent
