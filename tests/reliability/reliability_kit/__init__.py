@@ -1,0 +1,1 @@
+"""Shared machinery of the reliability suites: a seeded world, syncs, and comparable outcomes."""
