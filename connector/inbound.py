@@ -103,6 +103,14 @@ class _BatchSession:
         self.referrals: dict[str, dict[str, Any]] = {}
         self.visit_ids: set[str] = set()
         self.students: dict[str, str] = {}
+        self._sent: set[str] | None = None
+
+    def was_sent(self, uid: str) -> bool:
+        """The referral went to this partner at some point (a disclosure was recorded for it)."""
+        if self._sent is None:
+            sent = self.ctx.state.sent_under_consents(self.partner.id).values()
+            self._sent = {rid for ids in sent for rid in ids}
+        return uid in self._sent
 
     def referral(self, uid: str) -> tuple[str, dict[str, Any]] | None:
         if uid in self.referrals:
@@ -165,7 +173,9 @@ def _decide_one_status(session: _BatchSession, row: InboundRow, update: StatusUp
     if found is None:
         return _quarantined(row, "referral_id: unknown referral", key)
     ps_id, current_row = found
-    if current_row.get("partner_id") != partner.id:
+    never_sent = str(current_row.get("status") or "new").strip().lower() == "new" and \
+        not session.was_sent(update.referral_id)  # e.g. held for consent: the partner never had it
+    if current_row.get("partner_id") != partner.id or never_sent:
         return _quarantined(row, "referral_id: not a referral sent to this partner", key)
     refusal = _consent_refusal(ctx, partner, current_row["student_dcid"], "referral_status")
     if refusal:

@@ -93,8 +93,10 @@ def _record_sent(ctx: RunContext, partner_id: str, entries: list[OutboundEntry])
         detail = json.loads(entry.detail_json)
         mirrored = ctx.state.get("referrals", detail["referral_uid"])
         if mirrored is not None and mirrored.status in ("", "new"):
-            sent = {"STATUS": "sent", "STATUS_DATE": detail["disclosed_at"][:10], "STATUS_REASON": "",
-                    "LAST_SENT": detail["disclosed_at"]}
+            # STATUS_DATE is a district-local date (LAST_SENT is UTC); ACCESS_RESULT is pending
+            # until the partner reports service or its refusal (SPEC 5).
+            sent = {"STATUS": "sent", "STATUS_DATE": detail.get("sent_on") or detail["disclosed_at"][:10],
+                    "STATUS_REASON": "", "ACCESS_RESULT": "pending", "LAST_SENT": detail["disclosed_at"]}
             ctx.writer.update(REFERRALS_TABLE, mirrored.ps_id, sent)
             ctx.state.upsert_mirror("referrals", [{**mirrored.row, **{k.lower(): v for k, v in sent.items()}}])
         ctx.state.mark_recorded(partner_id, "referrals", [entry.record_id])
@@ -143,6 +145,7 @@ def _plan_referrals(
         detail = {
             "referral_uid": mirrored.ssp_uid, "student_dcid": mirrored.student_dcid,
             "student_number": str(row.get("student_number") or ""), "disclosed_at": ctx.stamp,
+            "sent_on": ctx.today.isoformat(),
             "categories": sorted(decision.categories), "consent_uid": consent.ssp_uid,
             "purpose": consent.purpose or REFERRAL_PURPOSE, "run_id": ctx.run_id,
         }
