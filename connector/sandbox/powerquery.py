@@ -99,6 +99,7 @@ class QueryEngine:
         self._cache_entries = cache_entries
         self._names = itertools.count(1)
         self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], str] = {}  # (result table, null style) -> row JSON SQL
 
     def install(self, query: QueryDef, *, owner: str, owners: dict[str, str]) -> None:
         """Check a query compiles and yields one SQL column per <column>, then register it."""
@@ -172,12 +173,14 @@ class QueryEngine:
             while len(self._cache) > self._cache_entries:
                 _, (old, _, _) = self._cache.popitem(last=False)
                 self.store.conn.execute(f'DROP TABLE IF EXISTS temp."{old}"')
+                self._items = {k: v for k, v in self._items.items() if k[0] != old}
             return name, count, columns
 
     def _drop_all(self) -> None:
         for old, _, _ in self._cache.values():
             self.store.conn.execute(f'DROP TABLE IF EXISTS temp."{old}"')
         self._cache.clear()
+        self._items.clear()
 
     def filter_sql(self, query: QueryDef, columns: list[str], q: str) -> tuple[str, list[Any]]:
         """A `$q` filter (on column aliases or keys) as SQL over the cached result."""
@@ -212,25 +215,44 @@ class QueryEngine:
         """Rows `offset`..`offset+limit` (all when limit is None) as PowerSchool's JSON."""
         with self.store.lock:  # a concurrent write must not drop the result between the two steps
             table, _, columns = self.result(query, body)
-            item = self._item_sql(query, columns, null_style)
+            item = self._items.get((table, null_style))
+            if item is None:
+                item = self._items[(table, null_style)] = self._item_sql(
+                    query, columns, null_style, self._affinities(table)
+                )
+            # offsets and limits are bound, not spliced in: one compiled statement serves every page
             params: list[Any] = []
             if q:
                 where, params = self.filter_sql(query, columns, q)
                 sql = f'SELECT {item} FROM temp."{table}" WHERE {where} ORDER BY rowid'
-                sql += f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+                if limit is not None:
+                    sql += " LIMIT ? OFFSET ?"
+                    params = [*params, int(limit), int(offset)]
             else:  # the result's rowids are 1..count in query order: page by range, not OFFSET
-                sql = (
-                    f'SELECT {item} FROM temp."{table}" WHERE rowid > {int(offset)} ORDER BY rowid'
-                )
-                sql += f" LIMIT {int(limit)}" if limit is not None else ""
+                sql = f'SELECT {item} FROM temp."{table}" WHERE rowid > ? ORDER BY rowid'
+                params = [int(offset)]
+                if limit is not None:
+                    sql += " LIMIT ?"
+                    params.append(int(limit))
             return [r[0] for r in self.store.read(sql, params)[1]]
 
-    def _item_sql(self, query: QueryDef, columns: list[str], null_style: NullStyle) -> str:
+    def _affinities(self, table: str) -> dict[str, str]:
+        """Declared types of a cached result's columns (they decide how values become text)."""
+        info = self.store.conn.execute(f'PRAGMA temp.table_info("{table}")').fetchall()
+        return {r[1]: str(r[2] or "") for r in info}
+
+    def _item_sql(
+        self,
+        query: QueryDef,
+        columns: list[str],
+        null_style: NullStyle,
+        affinities: dict[str, str] | None = None,
+    ) -> str:
         core = self.core_name(query)
         id_column = _core_id_column(query, core, columns)
         id_sql = f"COALESCE(CAST({ident(id_column)} AS INTEGER), rowid)" if id_column else "rowid"
         values = [
-            (col.key, text_sql(ident(real)))
+            (col.key, text_sql(ident(real), (affinities or {}).get(real, "")))
             for col, real in zip(query.columns, columns, strict=True)
         ]
         if query.flattened:

@@ -25,8 +25,18 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def text_sql(expr: str) -> str:
-    """`expr` as PowerSchool's string: 7.0 -> '7', 0.5 -> '0.5', NULL stays NULL."""
+def text_sql(expr: str, affinity: str = "") -> str:
+    """`expr` as PowerSchool's string: 7.0 -> '7', 0.5 -> '0.5', NULL stays NULL.
+
+    `affinity` is the column's declared SQLite type when known. A TEXT column holds only text
+    (SQLite converts on insert), so it is used as is; an INTEGER column never holds a whole REAL,
+    so a CAST is enough. Only other columns need the CASE, which costs a third of a page's render.
+    """
+    kind = affinity.upper()
+    if kind == "TEXT":
+        return expr
+    if kind in ("INT", "INTEGER"):
+        return f"CAST({expr} AS TEXT)"
     return (
         f"CASE WHEN typeof({expr}) = 'real' AND {expr} = CAST({expr} AS INTEGER) "
         f"THEN CAST(CAST({expr} AS INTEGER) AS TEXT) ELSE CAST({expr} AS TEXT) END"

@@ -142,7 +142,8 @@ class TableApi:
         """One row as `{"id": n, "name": "t", "tables": {"t": {field: "text"}}}`, in SQLite."""
         name = literal(schema.name.lower())
         values = object_sql(
-            [(f.lower(), text_sql(ident(f))) for f in fields], self.shaper.null_style
+            [(f.lower(), text_sql(ident(f), schema.columns[f].sqlite_type)) for f in fields],
+            self.shaper.null_style,
         )
         tables = f"json_object({name}, {values})"
         return f"json_object('id', {ident(schema.key)}, 'name', {name}, 'tables', {tables})"
