@@ -63,7 +63,9 @@ class PowerSchoolTransport:
         self.timeout = timeout
         self.insert_path_style = insert_path_style
         self._own_session = session is None
-        self._session = session if session is not None else new_session(max_workers)
+        self._session = (
+            session if session is not None else new_session(max_workers, self.base_url)
+        )
         if self._session.verify is False:
             raise ConfigError("TLS certificate verification must stay on for PowerSchool")
         self._policy = RetryPolicy(
