@@ -62,11 +62,11 @@ def quarantine_rows(state_dir: Path) -> dict[str, list[Row]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
-def local_disclosures(state_dir: Path) -> list[Row]:
+def local_disclosures(state_dir: Path, *, drop: set[str] = frozenset()) -> list[Row]:  # type: ignore[assignment]
     with closing(sqlite3.connect(state_dir / "state.sqlite3")) as db:
         db.row_factory = sqlite3.Row
         rows = [dict(r) for r in db.execute("SELECT * FROM disclosures")]
-    return sorted(_row(r, {"run_id", "ps_id"}) for r in rows)
+    return sorted(_row(r, {"run_id", "ps_id", *drop}) for r in rows)
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,16 @@ def _diff(a: Any, b: Any) -> str:
     return f"{len(a)} vs {len(b)} rows; only in first: {only_a[:2]}; only in second: {only_b[:2]}"
 
 
-def take(world: Any, *, drop: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
-    """`drop`: more PowerSchool columns to ignore (e.g. LAST_SENT when clocks differ)."""
+RUN_TIMES = {"DISCLOSED_AT", "LAST_SENT"}
+"""Columns holding the moment of the run that sent a record: they differ between two runs made at
+different times (the fault suite pins the clock; the crash suite's subprocesses cannot)."""
+
+
+def take(world: Any, *, ignore_run_times: bool = False) -> Snapshot:
+    drop = RUN_TIMES if ignore_run_times else set()
     return Snapshot(
         powerschool=powerschool_rows(world.sandbox, drop=drop),
         outbound={p.id: outbound_records(world.outbox(p.id)) for p in world.config.partners},
         quarantine=quarantine_rows(world.state_dir),
-        disclosures=local_disclosures(world.state_dir),
+        disclosures=local_disclosures(world.state_dir, drop={d.lower() for d in drop}),
     )
