@@ -17,6 +17,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from ssp.config import SSPConfig
+from ssp.errors import ConfigError
 
 __all__ = ["run_scheduler", "dst_warning", "build_scheduler", "next_fire_time"]
 
@@ -40,13 +41,24 @@ def dst_warning(cron: str, timezone: str) -> str | None:
     return None
 
 
+def cron_trigger(config: SSPConfig):  # -> CronTrigger
+    """The configured cron trigger; a bad expression is a ConfigError naming the file and key
+    (checked here, not when the file is loaded, so other commands never import APScheduler)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        return CronTrigger.from_crontab(config.schedule.cron, timezone=ZoneInfo(config.schedule.timezone))
+    except ValueError as exc:
+        raise ConfigError(f"not a valid cron expression: {exc}", file=config.source,
+                          key="schedule.cron") from None
+
+
 def build_scheduler(config: SSPConfig, job: Callable[[], None]):  # -> BlockingScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.cron import CronTrigger
 
     tz = ZoneInfo(config.schedule.timezone)
     scheduler = BlockingScheduler(timezone=tz)
-    trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=tz)
+    trigger = cron_trigger(config)
     scheduler.add_job(
         job, trigger, id=JOB_ID, name="partner sync", replace_existing=True,
         coalesce=True, max_instances=1, misfire_grace_time=config.schedule.misfire_grace_seconds,
@@ -87,10 +99,7 @@ def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], objec
 
 
 def next_fire_time(config: SSPConfig, now: dt.datetime | None = None) -> dt.datetime:
-    from apscheduler.triggers.cron import CronTrigger
-
-    tz = ZoneInfo(config.schedule.timezone)
-    now = now or dt.datetime.now(tz)
-    fire = CronTrigger.from_crontab(config.schedule.cron, timezone=tz).get_next_fire_time(None, now)
+    now = now or dt.datetime.now(ZoneInfo(config.schedule.timezone))
+    fire = cron_trigger(config).get_next_fire_time(None, now)
     assert fire is not None
     return fire
