@@ -29,11 +29,16 @@ class Grants:
         with self._lock:
             self._by_plugin[plugin.name] = granted
 
-    def revoke(self, table: str, field: str) -> None:
-        """Take a field away, as an administrator rejecting it on "Data Access Requests"."""
+    def revoke(self, table: str, field: str, *, keep_read: bool = False) -> None:
+        """Take a field away, as an administrator rejecting it on "Data Access Requests";
+        with `keep_read`, only write access goes (FullAccess becomes ViewOnly)."""
+        key = (table.upper(), field.upper())
         with self._lock:
             for granted in self._by_plugin.values():
-                granted.pop((table.upper(), field.upper()), None)
+                if keep_read and key in granted:
+                    granted[key] = "ViewOnly"
+                else:
+                    granted.pop(key, None)
 
     def access(self, table: str, field: str) -> str | None:
         key = (table.upper(), field.upper())

@@ -68,8 +68,6 @@ class Api:
         if path.rstrip("/") == "/oauth/access_token":
             _allow(method, "POST")
             return self._token(req)
-        if path == "/__outage":
-            return Response(200, OUTAGE_HTML.encode(), content_type="text/html;charset=UTF-8")
         if path.rstrip("/") == "/ws/v1/metadata":
             _allow(method, "GET")
             return self._metadata(req)
@@ -98,6 +96,9 @@ class Api:
         if rest.lower() == "count":
             _allow(m, "GET")
             return t.count(req, table)
+        if rest.lower() == "metadata":
+            _allow(m, "GET")
+            return t.metadata(req, table, self.queries.involving(table))
         _allow(m, "GET", "PUT", "DELETE", "POST")
         if m == "GET":
             return t.get(req, table, rest)

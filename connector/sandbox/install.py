@@ -54,6 +54,7 @@ class TableDef:
     parent: str | None  # upper-case core (or extension) table for child and one-to-one tables
     fields: tuple[FieldDef, ...]
     group: str = ""
+    comment: str = ""
 
     @property
     def parent_column(self) -> str | None:
@@ -232,7 +233,8 @@ def _read_table(el: etree._Element, group: str, where: str) -> TableDef:
         if f.name in reserved or f.name in seen:
             raise InstallError(f"{name}.{f.name}: duplicate or reserved column", file=where)
         seen.add(f.name)
-    return TableDef(name, kind, parent, fields, group)  # type: ignore[arg-type]
+    comment = (_attr(el, "comment") or "").strip()
+    return TableDef(name, kind, parent, fields, group, comment)  # type: ignore[arg-type]
 
 
 def _read_field(el: etree._Element, table: str, where: str) -> FieldDef:

@@ -101,8 +101,13 @@ class QueryEngine:
         self._lock = threading.Lock()
         self._items: dict[tuple[str, str], str] = {}  # (result table, null style) -> row JSON SQL
 
-    def install(self, query: QueryDef, *, owner: str, owners: dict[str, str]) -> None:
-        """Check a query compiles and yields one SQL column per <column>, then register it."""
+    def install(
+        self, query: QueryDef, *, owner: str, owners: dict[str, str], strict: bool = True
+    ) -> None:
+        """Check a query compiles and yields one SQL column per <column>, then register it.
+
+        `strict=False` registers a query whose SQL does not run yet (its tables are missing):
+        calling it then fails with 400, as on a server that loads PowerQueries unchecked."""
         other = owners.get(query.name)
         if other is not None and other != owner:
             raise InstallError(
@@ -118,9 +123,11 @@ class QueryEngine:
         try:
             names, _ = self.store.read(f"SELECT * FROM ({sql}) LIMIT 0", params)
         except sqlite3.Error as exc:
-            raise InstallError(
-                f"query {query.name}: SQL does not run: {exc}", file=query.source
-            ) from None
+            if strict:
+                raise InstallError(
+                    f"query {query.name}: SQL does not run: {exc}", file=query.source
+                ) from None
+            names = [c.alias for c in query.columns]  # unchecked until its tables exist
         if len(names) != len(query.columns):
             raise InstallError(
                 f"query {query.name}: SQL returns {len(names)} columns but "
@@ -134,6 +141,19 @@ class QueryEngine:
             )
         self.queries[query.name] = query
         self.touches[query.name] = self._touches(query)
+
+    def refresh_touches(self) -> None:
+        """Recompute the fields each query reads after tables were added (a query installed
+        before its DATA plugin only saw the core tables)."""
+        for name, query in self.queries.items():
+            self.touches[name] = self._touches(query)
+
+    def involving(self, table: str) -> list[str]:
+        """Names of the installed queries that read `table` (its metadata lists them)."""
+        name = table.upper()
+        return sorted(
+            q for q, touched in self.touches.items() if any(t == name for t, _ in touched)
+        )
 
     def _touches(self, query: QueryDef) -> set[tuple[str, str]]:
         def columns_of(table: str) -> list[str] | None:

@@ -63,8 +63,12 @@ class Sandbox:
         client_id: str | None = None,
         client_secret: str | None = None,
         token_ttl: int = DEFAULT_TOKEN_TTL,
+        strict_queries: bool = True,
     ) -> None:
         self.port = port
+        self.strict_queries = strict_queries
+        """False: PowerQueries over missing tables install anyway and fail when called (a UI
+        plugin installed without its DATA plugin)."""
         self.latency_ms = latency_ms
         self.max_page_size = max_page_size
         self.tz = ZoneInfo(timezone)
@@ -174,8 +178,12 @@ class Sandbox:
         spec = read_plugin(source)
         for table in _parents_first(spec.tables, self.store):
             self.store.define(extension_schema(table))
+        if spec.tables:
+            self.engine.refresh_touches()
         for query in spec.queries:
-            self.engine.install(query, owner=spec.name, owners=self._query_owner)
+            self.engine.install(
+                query, owner=spec.name, owners=self._query_owner, strict=self.strict_queries
+            )
             self._query_owner[query.name] = spec.name
         self.grants.add(spec)
         self.plugins = [p for p in self.plugins if p.name != spec.name] + [spec]
@@ -293,9 +301,10 @@ class Sandbox:
         """Every issued token stops working; the next call gets 401."""
         self.auth.expire(None)
 
-    def revoke(self, table: str, field: str) -> None:
-        """Withdraw a granted field, as an administrator rejecting it (for `ssp check` tests)."""
-        self.grants.revoke(table, field)
+    def revoke(self, table: str, field: str, *, keep_read: bool = False) -> None:
+        """Withdraw a granted field, as an administrator rejecting it (for `ssp check` tests);
+        `keep_read=True` withdraws only write access (the field stays ViewOnly)."""
+        self.grants.revoke(table, field, keep_read=keep_read)
 
     def set_latency(self, latency_ms: int) -> None:
         self.latency_ms = latency_ms

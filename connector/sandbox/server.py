@@ -24,11 +24,14 @@ from connector.sandbox.api import OUTAGE_HTML, unauthorized
 from connector.sandbox.faults import Fault, FaultPlan
 from connector.sandbox.shapes import Request, Response, error_response
 
-__all__ = ["SandboxServer", "LogEntry"]
+__all__ = ["SandboxServer", "LogEntry", "OUTAGE_URL"]
 
 log = logging.getLogger("ssp.sandbox")
 NO_RESPONSE = 0
 """Status recorded in the request log when the connection was dropped (reset, time-out)."""
+
+OUTAGE_URL = "https://message.powerschool.com/"
+"""Where PowerSchool redirects every request while a server is down (reference 9.1)."""
 
 _GATEWAY_HTML = (
     "<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>"
@@ -154,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- answering ---------------------------------------------------------------------------
 
     def _send(self, req: Request, resp: Response) -> None:
+        # Logged before the answer goes out: once a client has its answer, the log shows it.
+        self.server.record(req.method, req.path, resp.status)
         self.send_response(resp.status)
         if resp.content_type:
             self.send_header("Content-Type", resp.content_type)
@@ -163,7 +168,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if req.method != "HEAD" and resp.body:
             self.wfile.write(resp.body)
-        self.server.record(req.method, req.path, resp.status)
 
     def _drop(self, req: Request) -> None:
         """Close the connection with a TCP reset and no response at all."""
@@ -184,9 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop(req)
         if kind == "html":
             return self._send(req, Response(200, OUTAGE_HTML.encode(), "text/html;charset=UTF-8"))
-        if kind == "redirect":
-            host = urllib.parse.quote(srv.base_url.split("//", 1)[1])
-            location = f"{srv.base_url}/__outage?server={host}"
+        if kind == "redirect":  # what a PowerSchool server that is down does; never followed
+            host = urllib.parse.urlsplit("//" + (req.header("Host") or "")).hostname
+            location = f"{OUTAGE_URL}?server={urllib.parse.quote(host or '127.0.0.1', safe='')}"
             return self._send(req, Response(302, b"", "", {"Location": location}))
         if kind == "429":
             return self._send(req, self._too_many())

@@ -41,6 +41,8 @@ class TableSchema:
     parent: str | None = None
     parent_column: str | None = None
     system: frozenset[str] = field(default_factory=frozenset)
+    group: str = ""  # the extension group (`<extensionname>`), e.g. U_SSP
+    comment: str = ""
 
     @property
     def extension(self) -> bool:
@@ -64,7 +66,15 @@ def extension_schema(table: TableDef) -> TableSchema:
         kind = "Timestamp" if name.startswith("WHEN") else "String"
         cols[name] = ColumnType(name, kind, 100 if kind == "String" else None)
     return TableSchema(
-        table.name, table.kind, "ID", cols, table.parent, table.parent_column, frozenset(system)
+        table.name,
+        table.kind,
+        "ID",
+        cols,
+        table.parent,
+        table.parent_column,
+        frozenset(system),
+        group=table.group,
+        comment=table.comment,
     )
 
 

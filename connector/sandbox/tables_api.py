@@ -8,7 +8,7 @@ length, numbers, dates) and answer with PowerSchool's write result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ from connector.sandbox.fiql import FiqlError, parse, schema_resolver, to_sql
 from connector.sandbox.render import ident, literal, object_sql, text_sql
 from connector.sandbox.shapes import ApiError, Request, Response, Shaper, json_response
 from connector.sandbox.store import Store, TableSchema, ValidationFailed
+from connector.sandbox.table_meta import table_metadata
 
 __all__ = ["TableApi", "Paging", "paging"]
 
@@ -168,6 +169,15 @@ class TableApi:
         schema = self.table(table)
         where, params = self._where(req, schema)
         return json_response(200, {"count": self.store.count(schema, where, params)})
+
+    def metadata(self, req: Request, table: str, queries: Sequence[str]) -> Response:
+        """The table's definition; `expansions=access` adds each column's granted access."""
+        schema = self.table(table)
+        body = table_metadata(
+            schema, self.grants, (req.param("expansions") or "").split(","), queries
+        )
+        body["columns"] = self.shaper.one_or_many(body["columns"])
+        return json_response(200, body)
 
     def get(self, req: Request, table: str, key: str) -> Response:
         schema = self.table(table)

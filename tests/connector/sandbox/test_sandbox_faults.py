@@ -144,14 +144,20 @@ def test_html_outage_page_is_a_200(sb: Sandbox, session: requests.Session) -> No
     assert "<title>PowerSchool page unavailable</title>" in reply.text
 
 
-def test_redirect_goes_to_a_local_outage_page(sb: Sandbox, session: requests.Session) -> None:
+def test_redirect_points_at_powerschools_outage_page_like_a_server_that_is_down(
+    sb: Sandbox, session: requests.Session
+) -> None:
     sb.faults.script(["redirect"])
     reply = read(sb, session, allow_redirects=False)
-    assert reply.status_code == 302 and reply.headers["Location"].startswith(
-        f"{sb.base_url}/__outage"
-    )
-    followed = session.get(reply.headers["Location"], timeout=5)
-    assert followed.status_code == 200 and "page unavailable" in followed.text
+    assert reply.status_code == 302
+    assert reply.headers["Location"] == "https://message.powerschool.com/?server=127.0.0.1"
+    assert read(sb, session).status_code == 200
+
+
+def test_nothing_is_served_at_the_old_local_outage_path(
+    sb: Sandbox, session: requests.Session
+) -> None:
+    assert session.get(f"{sb.base_url}/__outage", timeout=5).status_code == 404
 
 
 def test_expire_invalidates_the_token_mid_run(sb: Sandbox, session: requests.Session) -> None:

@@ -215,3 +215,18 @@ def test_query_names_are_one_flat_namespace_across_plugins() -> None:
     sb.install(build_zip("One", queries=named_queries(q)))  # reinstalling the same plugin is fine
     with pytest.raises(InstallError, match="already installed by plugin 'One'"):
         sb.install(build_zip("Two", queries=named_queries(q)))
+
+
+def test_the_ui_plugin_alone_is_refused_unless_queries_may_wait_for_their_tables(
+    plugin_zips: list,
+) -> None:
+    data_zip, ui_zip = plugin_zips
+    with pytest.raises(InstallError, match="no such table: U_SSP_"):
+        Sandbox(plugins=[ui_zip], students=3)
+    sb = Sandbox(plugins=[ui_zip], students=3, strict_queries=False)
+    assert len(sb.queries) == 4
+    assert sb.store.schema("U_SSP_REFERRALS") is None
+    sb.install(data_zip)  # installing the DATA plugin afterwards makes the queries runnable
+    name = next(q for q in sb.queries if q.endswith("referrals.changed_since"))
+    assert sb.engine.count(sb.engine.queries[name], {"since": "2000-01-01 00:00:00"}) == 0
+    assert ("U_SSP_REFERRALS", "STATUS") in sb.engine.touches[name]  # enforced from now on

@@ -7,14 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import EPOCH, VISITS_Q, authorised_session
+from sandbox_helpers import CONSENTS_Q, EPOCH, REFERRALS_Q, VISITS_Q, authorised_session
 
-from connector.sandbox import Sandbox
+from connector.sandbox import LogEntry, Sandbox
 
 
 def test_many_parallel_requests_are_all_served(sandbox: Sandbox) -> None:
@@ -49,6 +50,64 @@ def test_many_parallel_requests_are_all_served(sandbox: Sandbox) -> None:
     assert len({r["ID"] for r in sandbox.rows("U_SSP_PARTNERS")}) == 40
     assert len(sandbox.request_log) == 91
     session.close()
+
+
+def test_parallel_powerquery_pages_survive_result_cache_churn_and_writes(
+    sandbox: Sandbox,
+) -> None:
+    """8 threads x 50 pages over more (query, arguments) results than the cache holds, while
+    writes drop every cached result: no page may lose its temporary result table."""
+    dcid = sandbox.students()[0]["DCID"]
+    sandbox.insert_rows(
+        "U_SSP_VISITS", [{"SSP_UID": f"v{i}"} for i in range(500)], student_dcid=dcid
+    )
+    session = authorised_session(sandbox)
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=10))
+    sinces = [EPOCH, "2000-01-02 00:00:00", "2000-01-03 00:00:00"]
+    errors: list[str] = []
+
+    def pages(worker: int) -> list[int]:
+        sizes = []
+        for page in range(1, 51):
+            query = (VISITS_Q, REFERRALS_Q, CONSENTS_Q, VISITS_Q)[(worker + page) % 4]
+            reply = session.post(
+                f"{sandbox.base_url}/ws/schema/query/{query}",
+                json={"since": sinces[(worker * 7 + page) % 3]},
+                params={"page": page if query == VISITS_Q else 1, "pagesize": 10},
+                timeout=30,
+            )
+            if reply.status_code != 200:
+                errors.append(reply.text[:200])
+            elif query == VISITS_Q:
+                sizes.append(len(reply.json()["record"]))
+        return sizes
+
+    def write(i: int) -> None:
+        sandbox.insert_row("U_SSP_PARTNERS", {"SSP_UID": f"p{i}", "PARTNER_ID": f"p{i}"})
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        readers = [pool.submit(pages, w) for w in range(8)]
+        for i in range(60):
+            pool.submit(write, i)
+        sizes = [n for r in readers for n in r.result()]
+    session.close()
+    assert errors == []
+    assert len(sizes) == 200 and set(sizes) == {10}
+
+
+def test_a_request_is_logged_before_its_answer_reaches_the_client(plugin_zips: list) -> None:
+    sb = Sandbox(plugins=plugin_zips, students=3)
+    record = sb._record
+
+    def slow_record(entry: LogEntry) -> None:  # widen the window a late log entry would need
+        time.sleep(0.05)
+        record(entry)
+
+    sb._record = slow_record  # type: ignore[method-assign]
+    with sb:
+        reply = requests.get(f"{sb.base_url}/ws/v1/metadata", timeout=5)
+        assert reply.status_code == 200
+        assert sb.request_log == [LogEntry("GET", "/ws/v1/metadata", 200)]
 
 
 def test_stop_closes_the_port_and_open_connections(plugin_zips: list) -> None:
