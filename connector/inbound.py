@@ -69,8 +69,9 @@ def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBa
         if not ctx.dry_run:
             feed.archive(batch)
         return
-    if not ctx.dry_run:
-        ctx.state.begin_inbound_file(partner.id, batch.source, batch.content_hash)
+    # State writes happen in a dry run too: its state is a private copy (engine.dry_run_state),
+    # so a later file of the same run sees them and the dry run counts what a real run would.
+    ctx.state.begin_inbound_file(partner.id, batch.source, batch.content_hash)
     done = ctx.state.inbound_rows(partner.id, batch.content_hash) if known else {}
     decide = _decide_status if batch.kind == "status_update" else _decide_visit
     session = _BatchSession(ctx, partner, batch, feed.mapping)
@@ -87,8 +88,8 @@ def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBa
     if chunk:
         a, q = _run_chunk(ctx, feed, batch, session, decide, chunk)
         applied, quarantined = applied + a, quarantined + q
+    ctx.state.finish_inbound_file(partner.id, batch.content_hash, applied=applied, quarantined=quarantined)
     if not ctx.dry_run:
-        ctx.state.finish_inbound_file(partner.id, batch.content_hash, applied=applied, quarantined=quarantined)
         feed.archive(batch)
     ctx.progress.done(partner.id, batch.kind, f"{batch.source}: {applied} applied, {quarantined} quarantined")
     log.info("inbound file processed", extra={"partner": partner.id, "file": batch.source,
@@ -275,14 +276,13 @@ def _run_chunk(ctx: RunContext, feed: Feed, batch: InboundBatch, session: _Batch
         elif p.outcome == "stale":
             stats.stale_skipped += 1
     stats.quarantined += quarantined
-    if not ctx.dry_run:
-        for kind in ("referrals", "visits"):
-            mirrored = [p.mirror[1] for p in planned if p.mirror and p.mirror[0] == kind]
-            if mirrored:
-                ctx.state.upsert_mirror(kind, mirrored)
-        ctx.state.record_inbound_rows(session.partner.id, batch.content_hash, [
-            (p.row.number, p.outcome, p.key, record_hash(p.row.values), p.reason[:200]) for p in planned
-        ])
+    for kind in ("referrals", "visits"):  # in a dry run, into its private copy of the state
+        mirrored = [p.mirror[1] for p in planned if p.mirror and p.mirror[0] == kind]
+        if mirrored:
+            ctx.state.upsert_mirror(kind, mirrored)
+    ctx.state.record_inbound_rows(session.partner.id, batch.content_hash, [
+        (p.row.number, p.outcome, p.key, record_hash(p.row.values), p.reason[:200]) for p in planned
+    ])
     return applied, quarantined
 
 
