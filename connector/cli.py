@@ -70,10 +70,17 @@ def _print_json(data: Any) -> None:
 
 
 def sync_run(args: argparse.Namespace) -> int:
+    from connector.retry import RetriesExhaustedError
+    from ssp.errors import PowerSchoolError
+
     config = load_config(args.config)
     credentials = read_credentials()
     try:
         summary = run_sync(config, partner=args.partner, dry_run=args.dry_run, credentials=credentials)
+    except (RetriesExhaustedError, PowerSchoolError) as exc:  # e.g. unreachable: say which one
+        error = RunError(f"PowerSchool at {config.powerschool.base_url}: {exc}")
+        _print_json({"status": "failed", "error": str(error)})
+        raise error from None
     except RunError as exc:
         _print_json({"status": "failed", "error": str(exc)})
         raise

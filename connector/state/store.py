@@ -56,7 +56,7 @@ class StateStore(OutboundLedger, InboundLedger):
     def recent_runs(self, limit: int = 10) -> list[RunRecord]:
         rows = self._db.execute(
             "SELECT run_id, started_at, finished_at, dry_run, partner_filter, status, summary_json "
-            "FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            "FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",  # same second: last started first
             (limit,),
         ).fetchall()
         return [
