@@ -26,6 +26,7 @@ import pytest
 from reliability_kit import figures
 from reliability_kit.crashlab import Bench, CrashLab, Kill, RunResult, classify
 from reliability_kit.invariants import problems
+from reliability_kit.privacy import canary_students, needles_for
 from reliability_kit.snapshot import Snapshot, take
 
 from ssp.demo_scenario import SchoolSide, seed_school_side
@@ -55,6 +56,7 @@ def build_reference(zips: list[Path], *, referrals: int, students: int) -> Refer
     side = SchoolSide()
 
     def seed(sandbox: object) -> None:
+        canary_students(sandbox)  # names a log scan can find (reliability_kit/privacy.py)
         seeded = seed_school_side(sandbox, lab.today, referrals=referrals)
         side.__dict__.update(seeded.__dict__)
 
@@ -88,12 +90,22 @@ def crash_and_rerun(ref: Reference, sync: int, kill: Kill, name: str) -> None:
             killed = bench.run(kill=kill)
             assert killed.killed, f"the run ended (exit {killed.returncode}) before {kill}"
             phase = classify(*killed.killed_at.split(" ", 1), sync) if kill.when != "file" else kill.pattern
-            _complete(bench.run())
+            rerun = _complete(bench.run())
             assert_as_if_never_killed(bench, ref.expected[sync])
+            assert_logs_clean(bench, killed.stderr + rerun.stderr)
         figures.add("kill points survived")
         figures.add(f"kill points survived in sync {sync}, {phase}")
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def assert_logs_clean(bench: Bench, logs: str) -> None:
+    """The `-v` (DEBUG) JSON logs of both runs hold no personal data and no secret."""
+    needles = needles_for(bench.sandbox, [bench.sandbox.client_secret])
+    lines = logs.splitlines()
+    assert len(lines) > 5 and any('"level": "debug"' in line for line in lines)
+    assert [line[:200] for line in lines if needles.found(line)] == []
+    figures.add("log lines scanned", len(lines))
 
 
 def assert_as_if_never_killed(bench: Bench, expected: Snapshot) -> None:

@@ -82,25 +82,26 @@ class World:
         revoke_one_consent(self.sandbox, self.side, self.today)
 
     def sync(self, *, client: dict[str, Any] | None = None, partner: str | None = None,
-             dry_run: bool = False) -> dict[str, Any]:
+             dry_run: bool = False, client_class: type | None = None) -> dict[str, Any]:
         """One run of the real engine (what `ssp sync run` does), returning its summary."""
         from connector.client import PowerSchoolClient
         from connector.cli import _state, open_feeds
         from connector.engine import SyncRun
 
         options = {"max_workers": self.config.powerschool.max_workers, **(client or FAST_CLIENT)}
-        with PowerSchoolClient(self.sandbox.base_url, self.credentials, **options) as ps, \
+        with (client_class or PowerSchoolClient)(self.sandbox.base_url, self.credentials, **options) as ps, \
                 open_feeds(self.config) as feeds, _state(self.config, dry_run=dry_run) as state:
             summary = SyncRun(self.config, ps, state, feeds, dry_run=dry_run, now=self.now).execute(partner)
         result = summary.as_dict()
         self.summaries.append(result)
         return result
 
-    def run_scenario(self, *, client: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def run_scenario(self, *, client: dict[str, Any] | None = None,
+                     client_class: type | None = None) -> list[dict[str, Any]]:
         """Sync, partners reply (and a consent is revoked), sync again."""
-        first = self.sync(client=client)
+        first = self.sync(client=client, client_class=client_class)
         self.partners_reply()
-        second = self.sync(client=client)
+        second = self.sync(client=client, client_class=client_class)
         return [first, second]
 
 
