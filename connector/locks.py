@@ -11,9 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from connector.feeds.files import make_private_dir
 from ssp.errors import RunError
 
 __all__ = ["LockBusyError", "partner_lock", "file_lock"]
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class LockBusyError(RunError):
@@ -51,9 +55,14 @@ else:
 
 @contextmanager
 def file_lock(path: Path, *, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on `path` or raise LockBusyError at once (never wait)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+b")
+    """Hold an exclusive lock on `path` or raise LockBusyError at once (never wait).
+
+    The folder is created 0700 and the file 0600 whatever the umask, like everything else under
+    the state dir (a lock file others could open is a lock others could hold)."""
+    make_private_dir(path.parent)
+    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _NOFOLLOW, 0o600), "a+b")
+    if os.name == "posix":
+        os.fchmod(handle.fileno(), 0o600)
     try:
         if not _try_lock(handle):
             raise LockBusyError(f"{what} is already running in another process (lock {path.name})")
