@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -83,11 +84,23 @@ def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], objec
     if warning:
         log.warning(warning)
 
+    def shut_down() -> None:
+        """shutdown(wait=True) lets the running job finish its current record and save state. A
+        signal that arrives while start() is still getting ready finds the scheduler not running
+        yet: try again until it runs, or the signal would be lost and the daemon never stop."""
+        from apscheduler.schedulers import SchedulerNotRunningError
+
+        for _ in range(600):
+            try:
+                scheduler.shutdown(wait=True)
+                return
+            except SchedulerNotRunningError:
+                time.sleep(0.05)
+
     def handle_signal(signum: int, _frame: object) -> None:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
         stop.set()
-        # shutdown(wait=True) lets the running job finish its current record and save state.
-        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+        threading.Thread(target=shut_down, daemon=True).start()
 
     signal.signal(signal.SIGTERM, handle_signal)
     signal.signal(signal.SIGINT, handle_signal)

@@ -5,11 +5,15 @@
 * `ws`: a `Workspace` (e2e_helpers.py): ssp.toml pointing at the sandbox and its feed folders,
   SSP_CLIENT_ID / SSP_CLIENT_SECRET in the environment, `ws.ssp(...)` running `ssp.cli.main`
   with stdout, stderr and the exit code captured.
+
+Long variants are marked `slow` and skipped unless selected: `python -m pytest -m slow tests/e2e`
+(or SSP_SLOW=1).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +23,18 @@ from e2e_helpers import TIMEZONE, Workspace, reset_logging
 
 from connector.sandbox import Sandbox
 from ssp.config import demo_config_text, parse_config_text
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip this folder's slow tests unless the run selects them (-m slow) or SSP_SLOW=1."""
+    if "slow" in (config.getoption("markexpr") or "") or os.environ.get("SSP_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow variant: run with `python -m pytest -m slow tests/e2e`")
+    for item in items:
+        if item.get_closest_marker("slow") and HERE in Path(str(item.fspath)).parents:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

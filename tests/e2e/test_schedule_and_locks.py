@@ -1,0 +1,165 @@
+"""`ssp sync schedule` and the partner locks: scheduled runs, a clean stop on SIGTERM, and two syncs
+of one partner never at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from e2e_helpers import Workspace
+
+import connector.cli
+import connector.schedule
+from connector.locks import LockBusyError, partner_lock
+from connector.writer import PowerSchoolWriter
+
+
+@pytest.fixture
+def restore_signals() -> Iterator[None]:
+    """run_scheduler installs SIGTERM/SIGINT handlers for its process: put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def _fire_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configured cron trigger, except that its first run is due at once."""
+    real = connector.schedule.build_scheduler
+
+    def build(config, job):  # noqa: ANN001, ANN202 - the real signature
+        scheduler = real(config, job)
+        [scheduled] = scheduler.get_jobs()
+        scheduled.modify(next_run_time=dt.datetime.now(ZoneInfo(config.schedule.timezone)))
+        return scheduler
+
+    monkeypatch.setattr(connector.schedule, "build_scheduler", build)
+
+
+def _sigterm_after_first_run(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Keep each run's summary; after the first, SIGTERM this process (systemd stopping it)."""
+    summaries = []
+    real = connector.cli.run_sync
+
+    def run_sync(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        summaries.append(real(*args, **kwargs))
+        os.kill(os.getpid(), signal.SIGTERM)
+        return summaries[-1]
+
+    monkeypatch.setattr(connector.cli, "run_sync", run_sync)
+    return summaries
+
+
+def test_scheduler_runs_the_sync_and_stops_cleanly_on_sigterm(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, restore_signals: None
+) -> None:
+    side = ws.seed(referrals=3)
+    _fire_now(monkeypatch)
+    summaries = _sigterm_after_first_run(monkeypatch)
+
+    result = ws.ssp("sync", "schedule")
+
+    assert result.code == 0
+    assert len(summaries) == 1 and summaries[0].status == "ok"
+    printed = json.loads(result.stdout.splitlines()[0])
+    assert printed["partners"]["cgc"]["referrals_sent"] == len(side.sent["cgc"])
+    messages = [line["msg"] for line in result.log_lines()]
+    assert "scheduler started" in messages and "scheduler stopped" in messages
+    for partner in ("cgc", "bhcare"):  # no lock is left behind
+        with partner_lock(ws.state_dir, partner):
+            pass
+    assert ws.ssp("sync", "status").json["runs"][0]["status"] == "ok"
+
+
+def test_stop_requested_mid_run_ends_between_records_and_the_next_run_finishes(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.seed(referrals=6)
+    stop = threading.Event()
+    real_update = PowerSchoolWriter.update
+
+    def update_then_stop(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        real_update(self, *args, **kwargs)
+        stop.set()  # SIGTERM arrives while the first record is being written
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PowerSchoolWriter, "update", update_then_stop)
+        summary = connector.cli.run_sync(ws.config, stop=stop, credentials=ws.credentials)
+    assert summary.status == "stopped"
+    assert ws.ssp("sync", "status").json["runs"][0]["status"] == "stopped"
+    with partner_lock(ws.state_dir, "cgc"):
+        pass
+
+    finished = ws.sync()
+    assert finished["status"] == "ok"
+    assert ws.sync()["partners"]["cgc"]["referrals_sent"] == 0
+    referrals = [r for r in ws.sandbox.rows("U_SSP_REFERRALS") if r["PARTNER_ID"]]
+    assert sorted(r["STATUS"] for r in referrals).count("sent") == 6
+    assert len(ws.sandbox.rows("U_SSP_DISCLOSURES")) == 6
+    assert sorted(r["referral_id"] for r in ws.outbox_rows("cgc")) == sorted(
+        r["SSP_UID"] for r in referrals if r["PARTNER_ID"] == "cgc" and r["STATUS"] == "sent")
+
+
+def test_second_sync_of_a_partner_being_synced_fails_fast_with_the_lock_message(ws: Workspace) -> None:
+    ws.seed(referrals=3)
+    with partner_lock(ws.state_dir, "cgc"):  # another process is syncing cgc
+        result = ws.ssp("sync", "run", "--partner", "cgc")
+        assert result.code == 1
+        assert "a sync of partner cgc is already running in another process" in result.stderr
+        assert result.json["status"] == "failed"
+        assert ws.outbox_files("cgc") == []
+
+        other = ws.ssp("sync", "run", "--partner", "bhcare")  # other partners are not blocked
+        assert other.code == 0 and other.json["partners"]["bhcare"]["referrals_sent"] == 1
+    assert ws.sync("--partner", "cgc")["partners"]["cgc"]["referrals_sent"] == 2
+
+
+def test_lock_is_free_again_after_a_failed_run(ws: Workspace) -> None:
+    ws.write_config(powerschool_extra="retry_deadline_seconds = 0.5")
+    ws.sandbox.stop()
+    assert ws.ssp("sync", "run").code == 1
+    for partner in ("cgc", "bhcare"):
+        with partner_lock(ws.state_dir, partner):
+            pass
+    with pytest.raises(LockBusyError):
+        with partner_lock(ws.state_dir, "cgc"), partner_lock(ws.state_dir, "cgc"):
+            pass
+
+
+def test_sigterm_while_the_scheduler_is_starting_still_stops_it(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, restore_signals: None
+) -> None:
+    built = []
+    real_build, real_next = connector.schedule.build_scheduler, connector.schedule.next_fire_time
+
+    def build(config, job):  # noqa: ANN001, ANN202
+        built.append(real_build(config, job))
+        return built[-1]
+
+    def next_fire_then_sigterm(config, now=None):  # noqa: ANN001, ANN202 - called just before start()
+        signal.raise_signal(signal.SIGTERM)
+        return real_next(config, now)
+
+    monkeypatch.setattr(connector.schedule, "build_scheduler", build)
+    monkeypatch.setattr(connector.schedule, "next_fire_time", next_fire_then_sigterm)
+    hung = threading.Event()
+
+    def watchdog() -> None:  # if the signal was lost, unblock the test instead of hanging it
+        if not stopped.wait(15):
+            hung.set()
+            built[0].shutdown(wait=False)
+
+    stopped = threading.Event()
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        result = ws.ssp("sync", "schedule")
+    finally:
+        stopped.set()
+    assert not hung.is_set(), "SIGTERM during start-up was lost: the scheduler kept running"
+    assert result.code == 0
