@@ -123,7 +123,12 @@ def atomic_write(path: Path, write: Callable[[HashingWriter], object], *, mode: 
 
 
 class QuarantineWriter:
-    """Appends refused rows of one batch to its quarantine CSV (created 0600 on first row)."""
+    """Appends refused rows of one batch to its quarantine CSV (created 0600 on first row).
+
+    A rerun after a crash may refuse rows again that a killed run had already written (the row
+    ledger is updated after the quarantine): rows whose `source_row` the file holds are skipped,
+    so each refused row appears once.
+    """
 
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
@@ -133,12 +138,15 @@ class QuarantineWriter:
         )
         self._fh: TextIO | None = None
         self._csv: csv.DictWriter[str] | None = None
+        self._written: set[str] = set()
         self.rows = 0
 
     def write(
         self, row_number: int, raw: Mapping[str, str], reason: str, extra: Sequence[str] = ()
     ) -> None:
         writer = self._writer()
+        if str(row_number) in self._written:
+            return
         row = {c: _cell(raw.get(c, "")) for c in self.columns}
         stray = [f"{k}={v}" for k, v in raw.items() if k not in row]
         row[self.meta[0]] = _cell(reason)
@@ -147,21 +155,35 @@ class QuarantineWriter:
         writer.writerow(row)
         assert self._fh is not None
         self._fh.flush()
+        self._written.add(str(row_number))
         self.rows += 1
 
     def _writer(self) -> csv.DictWriter[str]:
         if self._csv is None:
             make_private_dir(self.path.parent)
             fd = os.open(
-                self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW | _BINARY, 0o600
+                self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _NOFOLLOW | _BINARY, 0o600
             )
             os.chmod(self.path, 0o600)
+            size = os.fstat(fd).st_size
+            if size:
+                self._written = self._rows_already_in(fd)
             self._fh = os.fdopen(fd, "a", encoding="utf-8", newline="")
             self._csv = csv.DictWriter(self._fh, fieldnames=[*self.columns, *self.meta])
-            if os.fstat(fd).st_size == 0:
+            if size == 0:
                 self._fh.write("\ufeff")  # lets spreadsheets read the file as UTF-8
                 self._csv.writeheader()
         return self._csv
+
+    def _rows_already_in(self, fd: int) -> set[str]:
+        """`source_row`s of a file a crashed run left; ends a row it cut off mid-write."""
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            fh.seek(0)
+            data = fh.read()
+        if not data.endswith(b"\n"):
+            os.write(fd, b"\r\n")
+        text = data.decode("utf-8-sig", errors="replace")
+        return {r.get(self.meta[1]) or "" for r in csv.DictReader(io.StringIO(text, newline=""))}
 
     def close(self) -> None:
         if self._fh is not None:

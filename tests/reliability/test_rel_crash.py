@@ -132,7 +132,8 @@ CI_POINTS = [
     (2, "inbound status chunk", 0.6, "before", 0),
     (2, "inbound visit chunk", 0.5, "after", 0.5),
 ]
-CI_FILES = [(1, "NOTICE_*.txt"), (1, "referrals_*.csv"), (2, "revocations_*.csv")]
+QUARANTINE = "var/ssp/partners/*/quarantine/*/*.csv"
+CI_FILES = [(1, "NOTICE_*.txt"), (1, "referrals_*.csv"), (2, "revocations_*.csv"), (2, QUARANTINE)]
 
 
 @pytest.mark.parametrize(("sync", "phase", "fraction", "when", "delay"), CI_POINTS,
@@ -144,11 +145,11 @@ def test_sigkill_at_a_request_then_rerun_loses_and_duplicates_nothing(
     crash_and_rerun(reference, sync, Kill(n=n, when=when, delay_ms=delay), f"kill-{sync}-{n}-{when}")
 
 
-@pytest.mark.parametrize(("sync", "pattern"), CI_FILES)
-def test_sigkill_while_writing_the_outbox_then_rerun_writes_each_record_once(
+@pytest.mark.parametrize(("sync", "pattern"), CI_FILES, ids=["notice", "referrals", "revocations", "quarantine"])
+def test_sigkill_while_writing_the_outbox_or_quarantine_then_rerun_writes_each_record_once(
     reference: Reference, sync: int, pattern: str
 ) -> None:
-    crash_and_rerun(reference, sync, Kill(when="file", pattern=pattern), f"kill-{sync}-{pattern[:5]}")
+    crash_and_rerun(reference, sync, Kill(when="file", pattern=pattern), f"kill-{sync}-{pattern[:5]}-{len(pattern)}")
 
 
 # -- the full run: many more points, a larger scenario ---------------------------------------------
@@ -176,4 +177,42 @@ def test_sigkill_at_evenly_spread_points_of_a_larger_sync(big_reference: Referen
 @pytest.mark.slow
 @pytest.mark.parametrize(("sync", "pattern"), [*CI_FILES, (2, "NOTICE_*.txt")])
 def test_sigkill_while_writing_the_outbox_of_a_larger_sync(big_reference: Reference, sync: int, pattern: str) -> None:
-    crash_and_rerun(big_reference, sync, Kill(when="file", pattern=pattern), f"slow-{sync}-{pattern[:5]}")
+    crash_and_rerun(big_reference, sync, Kill(when="file", pattern=pattern), f"slow-{sync}-{pattern[:5]}-{len(pattern)}")
+
+
+# -- the window SIGKILL rarely hits: refused rows written, not yet recorded ------------------------
+
+class Died(BaseException):
+    """The process ends here: not an Exception, so no handler of the engine runs."""
+
+
+def test_rows_quarantined_by_a_run_that_died_before_recording_them_are_quarantined_once(
+    plugin_zips: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fixed: the rerun used to append every refused row of the chunk to the quarantine again."""
+    from reliability_kit.snapshot import quarantine_rows
+    from reliability_kit.world import make_world
+
+    from connector.state import StateStore
+
+    world = make_world(tmp_path, plugin_zips)
+    try:
+        world.sync()
+        world.partners_reply()
+        record = StateStore.record_inbound_rows
+
+        def dies(*args: object, **kwargs: object) -> None:
+            raise Died
+
+        monkeypatch.setattr(StateStore, "record_inbound_rows", dies)
+        with pytest.raises(Died):
+            world.sync()
+        assert quarantine_rows(world.state_dir)  # the refused rows of the first chunk were written
+        monkeypatch.setattr(StateStore, "record_inbound_rows", record)
+        assert world.sync()["status"] == "ok"
+        for name, rows in quarantine_rows(world.state_dir).items():
+            numbers = [dict(r)["source_row"] for r in rows]
+            assert len(numbers) == len(set(numbers)), f"{name} repeats rows"
+        assert problems(world) == []
+    finally:
+        world.sandbox.stop()

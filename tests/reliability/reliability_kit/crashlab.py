@@ -228,18 +228,27 @@ class Bench:
                          killed_at=trigger.fired, killed=code == -signal.SIGKILL)
 
     def _watch(self, pattern: str, proc: subprocess.Popen[bytes]) -> None:
+        """Kill when `pattern` matches a name in an outbox, or (with a `/`) a path under the
+        district folder, e.g. `var/ssp/partners/*/quarantine/*/*.csv`."""
+        root = self.stage / "district"
         folders = [self.config.resolve(p.feed.outbox) for p in self.config.partners]  # type: ignore[union-attr]
         while proc.poll() is None:
-            for folder in folders:
-                try:
-                    names = os.listdir(folder)
-                except OSError:
-                    continue
-                if any(fnmatch.fnmatch(n, pattern) for n in names):
-                    with self.trigger.lock:
-                        self.trigger._fire(f"file {pattern}")  # noqa: SLF001
-                    return
+            if "/" in pattern:
+                hit = next(root.glob(pattern), None) is not None
+            else:
+                hit = any(fnmatch.fnmatch(n, pattern) for folder in folders for n in _names(folder))
+            if hit:
+                with self.trigger.lock:
+                    self.trigger._fire(f"file {pattern}")  # noqa: SLF001
+                return
             time.sleep(0.0002)
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def integrity(state_dir: Path) -> str:
