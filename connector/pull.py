@@ -4,16 +4,26 @@ Each stream is read with the connector's `changed_since` PowerQuery from its wat
 lookback window, and mirrored into the state store together with the new watermark in one
 transaction, so the watermark never passes a row that is not durably mirrored. The mirror is the
 engine's work queue: later phases read it, not PowerSchool.
+
+The watermark is the newest WHENMODIFIED seen or, if later, a signpost: when the read started on
+the district's clock (metadata `district_timezone`) less `SIGNPOST_MARGIN`. A row this read did
+not see was committed after it started, so it cannot be older than the signpost minus the lookback
+unless the connector's clock runs more than the margin ahead of PowerSchool's. Without it, rows
+sharing a timestamp near the newest one (a bulk import, or the connector's own 10,000 status
+updates) were re-read on every run until something newer was modified (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.context import RunContext
 from connector.outbound import stable_uid
 from connector.state import since_for
+from ssp.errors import PowerSchoolError
 
 __all__ = ["sync_partner_directory", "pull_streams", "STREAMS"]
 
@@ -26,6 +36,8 @@ STREAMS: dict[str, tuple[str, str]] = {
     "visits": ("visits", "U_SSP_VISITS"),
 }
 PARTNERS_TABLE = "U_SSP_PARTNERS"
+SIGNPOST_MARGIN = dt.timedelta(hours=1)
+"""How far the connector's clock may run ahead of PowerSchool's without a row being missed."""
 
 
 def _directory_row(ctx: RunContext, partner: Any) -> dict[str, str]:
@@ -82,13 +94,23 @@ def _complete_row(ctx: RunContext, kind: str, table: str, row: dict[str, Any]) -
     return row
 
 
+def _signpost(ctx: RunContext) -> str:
+    """Now on the district's clock less the margin; "" when PowerSchool does not say its zone."""
+    metadata = getattr(ctx.client, "metadata", None)
+    try:
+        zone = ZoneInfo(str((metadata() if metadata else {}).get("district_timezone") or ""))
+    except (PowerSchoolError, ZoneInfoNotFoundError, ValueError):
+        return ""
+    return (dt.datetime.now(zone) - SIGNPOST_MARGIN).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def pull_streams(ctx: RunContext) -> None:
     for kind, (area, table) in STREAMS.items():
         ctx.check_stop()
         query = ctx.query(area)
         since = since_for(ctx.state.get_watermark(kind), ctx.lookback)
         rows: list[dict[str, Any]] = []
-        newest = ""
+        newest = _signpost(ctx)  # taken before the read: only rows it may miss are newer
         for row in ctx.client.iter_query(query.name, {"since": since}):
             rows.append(_complete_row(ctx, kind, table, row))
             newest = max(newest, str(row.get("whenmodified") or ""))
