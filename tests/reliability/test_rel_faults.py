@@ -54,6 +54,7 @@ FAULTS: dict[str, tuple[str, int]] = {
     "reset": ("reset:0.12", 0),
     "timeout": ("", 16),
     "html": ("html:0.12", 0),
+    "redirect": ("redirect:0.12", 0),  # PowerSchool's maintenance redirect to its outage page
 }
 AFTER_WRITE = {"reset_after_write": ("reset_after_write:0.15", 0),
                "timeout_after_write": ("", 14), "500_after_write": ("500_after_write:0.15", 0)}

@@ -112,7 +112,7 @@ def test_state_database_quarantine_archive_and_locks_are_owner_only_whatever_the
     wrong = [f"{oct(stat.S_IMODE(p.lstat().st_mode))} {p.relative_to(state)}" for p in paths
              if stat.S_IMODE(p.lstat().st_mode) != (0o700 if p.is_dir() else 0o600)]
     assert wrong == []
-    figures.add("security checks", len(paths))
+    figures.add("state paths checked owner-only (umask 0)", len(paths))
 
 
 def test_outbox_files_are_never_world_readable(secured: Secured) -> None:
@@ -141,7 +141,7 @@ def test_formula_injection_from_powerschool_is_neutralised_in_every_outbound_cel
     assert (first["first_name"], first["last_name"], first["guardian_name"]) == (
         "'" + NAME_INJECTION, "'@cmd", "'+evil()")
     assert first["guardian_phone"] == "+1 (203) 555-0100"  # a phone number is data, kept as is
-    figures.add("security checks", len(cells))
+    figures.add("outbound cells checked for formulas", len(cells))
 
 
 def test_partner_file_names_symlinks_fifos_and_folders_cannot_reach_outside_the_inbox(secured: Secured) -> None:
@@ -158,7 +158,7 @@ def test_partner_file_names_symlinks_fifos_and_folders_cannot_reach_outside_the_
     archived = [p.name for p in world.state_dir.glob("partners/cgc/archive/*/*")]
     assert any("evil.csv" in n for n in archived) and any("gnp.csv" in n for n in archived)
     assert sorted(p.name for p in secured.outside.parent.iterdir()) == ["district", "outside.csv"]
-    figures.add("security checks", 8)
+    figures.add("hostile inbox names tried (traversal, symlinks, FIFO, folder)", 7)
 
 
 def test_partner_ids_in_rows_never_become_paths(secured: Secured) -> None:
@@ -179,7 +179,7 @@ CREDS = Credentials("client", SecretStr("secret-value-1234"))
 def test_the_client_refuses_plain_http_to_anything_but_loopback(url: str) -> None:
     with pytest.raises(ConfigError):
         PowerSchoolClient(url, CREDS)
-    figures.add("security checks")
+    figures.add("insecure URLs refused")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "https://ps.example.org"])
