@@ -3,10 +3,11 @@
 The sandbox runs in the test process on a database file, so each kill point starts from a copy of
 the same stage (PowerSchool database + the district's folder: ssp.toml, feeds, state). A kill is
 triggered by the sandbox itself, which counts the run's requests: `before` kills when request N
-arrives (PowerSchool has not applied it; the connector is waiting for the answer), `after` kills
-once the answer to request N is on the wire, optionally a moment later, so the connector dies
-while handling it (recording state, writing files). `file` kills when a file appears in the
-outbox (a temp file being written, or the renamed file before the ledger says so).
+arrives (the connector is waiting for the answer; PowerSchool still applies it, as a server does
+for a client that vanished), `after` kills once request N has been handled and its answer goes
+out, optionally `delay_ms` later, so the connector dies while handling the answer (recording
+state, writing files). `file` kills when a file appears: an outbox file (the notice, or the
+renamed referrals file before the ledger says so) or a quarantine file.
 """
 
 from __future__ import annotations
