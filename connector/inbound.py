@@ -25,7 +25,7 @@ from connector.records import PartnerVisit, StatusUpdate
 from connector.send import consents_for
 from connector.status import ReferralState, apply_update
 from ssp.config import Partner
-from ssp.errors import PowerSchoolError, RecordError, WriteRejectedError
+from ssp.errors import NotFoundError, PowerSchoolError, RecordError, WriteRejectedError
 
 __all__ = ["apply_inbound", "CHUNK_ROWS"]
 
@@ -299,6 +299,9 @@ def _write_concurrently(ctx: RunContext, planned: list[_Planned]) -> None:
                 item.write()
             except WriteRejectedError as exc:  # PowerSchool refused this one row: quarantine it
                 item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
+            except NotFoundError:  # the referral was deleted on the page since it was mirrored
+                item.outcome, item.mirror = "quarantined", None
+                item.reason = "referral_id: no longer in PowerSchool (deleted on the page)"
             except PowerSchoolError as exc:
                 if exc.status != 400:
                     raise

@@ -29,12 +29,13 @@ from connector.policy import Consent, decide_outbound, parse_ps_date, revocation
 from connector.records import Revocation
 from connector.state import Disclosure, OutboundEntry
 from ssp.config import Partner
-from ssp.errors import RecordError
+from ssp.errors import NotFoundError, RecordError
 
 __all__ = ["send_referrals", "send_revocations", "push_disclosures", "reconcile_partner", "consents_for"]
 
 log = logging.getLogger("ssp.send")
 REFERRALS_TABLE = "U_SSP_REFERRALS"
+CONSENTS_TABLE = "U_SSP_CONSENTS"
 DISCLOSURES_TABLE = "U_SSP_DISCLOSURES"
 REFERRAL_PURPOSE = "Referral for school-linked behavioral health services"
 
@@ -97,8 +98,12 @@ def _record_sent(ctx: RunContext, partner_id: str, entries: list[OutboundEntry])
             # until the partner reports service or its refusal (SPEC 5).
             sent = {"STATUS": "sent", "STATUS_DATE": detail.get("sent_on") or detail["disclosed_at"][:10],
                     "STATUS_REASON": "", "ACCESS_RESULT": "pending", "LAST_SENT": detail["disclosed_at"]}
-            ctx.writer.update(REFERRALS_TABLE, mirrored.ps_id, sent)
-            ctx.state.upsert_mirror("referrals", [{**mirrored.row, **{k.lower(): v for k, v in sent.items()}}])
+            try:
+                ctx.writer.update(REFERRALS_TABLE, mirrored.ps_id, sent)
+                ctx.state.upsert_mirror("referrals", [{**mirrored.row, **{k.lower(): v for k, v in sent.items()}}])
+            except NotFoundError:  # deleted on the page after it went out: nothing left to mark
+                log.warning("sent referral no longer in PowerSchool", extra={"ssp_uid": mirrored.ssp_uid})
+                ctx.state.delete_mirror("referrals", mirrored.ssp_uid)
         ctx.state.mark_recorded(partner_id, "referrals", [entry.record_id])
 
 
@@ -110,12 +115,41 @@ def _hold(ctx: RunContext, mirrored: Any, reason: str) -> None:
         ctx.state.upsert_mirror("referrals", [{**mirrored.row, "status_reason": reason}])
 
 
+def _still_in_powerschool(ctx: RunContext, kind: str, table: str, uid: str, seen: dict[str, bool]) -> bool:
+    """Is the mirrored row still in PowerSchool? A row deleted on the page leaves no trace in the
+    incremental streams, so check before disclosing on its strength; forget it if it is gone."""
+    if uid in seen:
+        return seen[uid]
+    mirrored = ctx.state.get(kind, uid)
+    try:
+        found = mirrored is not None and \
+            str(ctx.client.get_row(table, mirrored.ps_id, projection="ssp_uid").get("ssp_uid") or "") == uid
+    except NotFoundError:
+        found = False
+    if not found:
+        log.warning("row deleted in PowerSchool: forgotten", extra={"table": table, "ssp_uid": uid})
+        ctx.state.delete_mirror(kind, uid)
+    seen[uid] = found
+    return found
+
+
+def _decide(ctx: RunContext, partner: Partner, mirrored: Any, dob: Any, seen: dict[str, bool]) -> Any:
+    """The policy's decision on current consents (a consent deleted on the page does not count)."""
+    while True:
+        decision = decide_outbound(partner_id=partner.id, mou=partner.mou, today=ctx.today, student_dob=dob,
+                                   consents=consents_for(ctx, mirrored.student_dcid, partner.id))
+        if not decision.allowed or _still_in_powerschool(
+                ctx, "consents", CONSENTS_TABLE, decision.consent.ssp_uid, seen):
+            return decision
+
+
 def _plan_referrals(
     ctx: RunContext, feed: Feed, partner: Partner
 ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
     """Decide every pending referral now; hold the ones that may not go, return the rest."""
     stats = ctx.summary.partner(partner.id)
     planned = []
+    seen: dict[str, bool] = {}
     for mirrored in ctx.state.pending_referrals(partner.id):
         ctx.check_stop()
         row = mirrored.row
@@ -123,8 +157,9 @@ def _plan_referrals(
             dob = parse_ps_date(row.get("dob"))
         except ValueError:
             dob = None
-        decision = decide_outbound(partner_id=partner.id, mou=partner.mou, today=ctx.today, student_dob=dob,
-                                   consents=consents_for(ctx, mirrored.student_dcid, partner.id))
+        decision = _decide(ctx, partner, mirrored, dob, seen)
+        if decision.allowed and not _still_in_powerschool(ctx, "referrals", REFERRALS_TABLE, mirrored.ssp_uid, seen):
+            continue  # deleted on the page: nothing to send
         if not decision.allowed:
             stats.referrals_held[decision.reason_code] += 1
             _hold(ctx, mirrored, decision.reason)
