@@ -60,7 +60,8 @@ def file_lock(path: Path, *, what: str) -> Iterator[None]:
     The folder is created 0700 and the file 0600 whatever the umask, like everything else under
     the state dir (a lock file others could open is a lock others could hold)."""
     make_private_dir(path.parent)
-    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _NOFOLLOW, 0o600), "a+b")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _NOFOLLOW, 0o600)
+    handle = os.fdopen(fd, "a+b")
     if os.name == "posix":
         os.fchmod(handle.fileno(), 0o600)
     try:

@@ -16,7 +16,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Skip this folder's slow tests unless the run selects them (-m slow) or SSP_SLOW=1."""
     if "slow" in (config.getoption("markexpr") or "") or os.environ.get("SSP_SLOW") == "1":
         return
-    skip = pytest.mark.skip(reason="slow variant: run with `python -m pytest -m slow tests/reliability`")
+    skip = pytest.mark.skip(
+        reason="slow variant: run with `python -m pytest -m slow tests/reliability`"
+    )
     for item in items:
         if item.get_closest_marker("slow") and HERE in Path(str(item.fspath)).parents:
             item.add_marker(skip)

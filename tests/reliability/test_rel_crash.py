@@ -42,14 +42,22 @@ class Reference:
 
     def point(self, sync: int, phase: str, fraction: float) -> int:
         """The request number (1-based) at `fraction` of `phase` in the unkilled run."""
-        found = [i for i, (m, p, _) in enumerate(self.logs[sync]) if phase == "any" or classify(m, p, sync) == phase]
+        found = [
+            i
+            for i, (m, p, _) in enumerate(self.logs[sync])
+            if phase == "any" or classify(m, p, sync) == phase
+        ]
         assert found, f"sync {sync} has no {phase} requests"
         return found[min(int(fraction * len(found)), len(found) - 1)] + 1
 
 
 def _base_dir() -> Path:
     shm = Path("/dev/shm")
-    return Path(tempfile.mkdtemp(prefix="ssp-crash-", dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+    return Path(
+        tempfile.mkdtemp(
+            prefix="ssp-crash-", dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        )
+    )
 
 
 def build_reference(zips: list[Path], *, referrals: int, students: int) -> Reference:
@@ -90,7 +98,11 @@ def crash_and_rerun(ref: Reference, sync: int, kill: Kill, name: str) -> None:
         with ref.lab.open(stage) as bench:
             killed = bench.run(kill=kill)
             assert killed.killed, f"the run ended (exit {killed.returncode}) before {kill}"
-            phase = classify(*killed.killed_at.split(" ", 1), sync) if kill.when != "file" else kill.pattern
+            phase = (
+                classify(*killed.killed_at.split(" ", 1), sync)
+                if kill.when != "file"
+                else kill.pattern
+            )
             rerun = _complete(bench.run())
             assert_as_if_never_killed(bench, ref.expected[sync])
             assert_logs_clean(bench, killed.stderr + rerun.stderr)
@@ -137,20 +149,32 @@ QUARANTINE = "var/ssp/partners/*/quarantine/*/*.csv"
 CI_FILES = [(1, "referrals_*.csv"), (2, "revocations_*.csv"), (2, QUARANTINE)]
 
 
-@pytest.mark.parametrize(("sync", "phase", "fraction", "when", "delay"), CI_POINTS,
-                         ids=[f"sync{s}-{p.split()[0]}-{f}-{w}" for s, p, f, w, _ in CI_POINTS])
+@pytest.mark.parametrize(
+    ("sync", "phase", "fraction", "when", "delay"),
+    CI_POINTS,
+    ids=[f"sync{s}-{p.split()[0]}-{f}-{w}" for s, p, f, w, _ in CI_POINTS],
+)
 def test_sigkill_at_a_request_then_rerun_loses_and_duplicates_nothing(
     reference: Reference, sync: int, phase: str, fraction: float, when: str, delay: float
 ) -> None:
     n = reference.point(sync, phase, fraction)
-    crash_and_rerun(reference, sync, Kill(n=n, when=when, delay_ms=delay), f"kill-{sync}-{n}-{when}")
+    crash_and_rerun(
+        reference, sync, Kill(n=n, when=when, delay_ms=delay), f"kill-{sync}-{n}-{when}"
+    )
 
 
-@pytest.mark.parametrize(("sync", "pattern"), CI_FILES, ids=["referrals", "revocations", "quarantine"])
+@pytest.mark.parametrize(
+    ("sync", "pattern"), CI_FILES, ids=["referrals", "revocations", "quarantine"]
+)
 def test_sigkill_while_writing_the_outbox_or_quarantine_then_rerun_writes_each_record_once(
     reference: Reference, sync: int, pattern: str
 ) -> None:
-    crash_and_rerun(reference, sync, Kill(when="file", pattern=pattern), f"kill-{sync}-{pattern[:5]}-{len(pattern)}")
+    crash_and_rerun(
+        reference,
+        sync,
+        Kill(when="file", pattern=pattern),
+        f"kill-{sync}-{pattern[:5]}-{len(pattern)}",
+    )
 
 
 # -- the full run: many more points, a larger scenario ---------------------------------------------
@@ -175,16 +199,32 @@ def test_sigkill_at_evenly_spread_points_of_a_larger_sync(big_reference: Referen
     crash_and_rerun(big_reference, sync, kill, f"slow-{sync}-{n}")
 
 
-PHASES = {1: ("reading PowerSchool", "partner directory", "writing back (referral sent/held)", "recording disclosures"),
-          2: ("reading PowerSchool", "partner directory", "inbound status chunk", "inbound visit chunk")}
-PHASE_POINTS = [(sync, phase, fraction) for sync, phases in PHASES.items() for phase in phases
-                for fraction in (0.1, 0.3, 0.5, 0.7, 0.9)]
+PHASES = {
+    1: (
+        "reading PowerSchool",
+        "partner directory",
+        "writing back (referral sent/held)",
+        "recording disclosures",
+    ),
+    2: ("reading PowerSchool", "partner directory", "inbound status chunk", "inbound visit chunk"),
+}
+PHASE_POINTS = [
+    (sync, phase, fraction)
+    for sync, phases in PHASES.items()
+    for phase in phases
+    for fraction in (0.1, 0.3, 0.5, 0.7, 0.9)
+]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("sync", "phase", "fraction"), PHASE_POINTS,
-                         ids=[f"sync{s}-{p.split()[0]}-{f}" for s, p, f in PHASE_POINTS])
-def test_sigkill_in_every_phase_of_a_larger_sync(big_reference: Reference, sync: int, phase: str, fraction: float) -> None:
+@pytest.mark.parametrize(
+    ("sync", "phase", "fraction"),
+    PHASE_POINTS,
+    ids=[f"sync{s}-{p.split()[0]}-{f}" for s, p, f in PHASE_POINTS],
+)
+def test_sigkill_in_every_phase_of_a_larger_sync(
+    big_reference: Reference, sync: int, phase: str, fraction: float
+) -> None:
     n = big_reference.point(sync, phase, fraction)
     kill = Kill(n=n, when="before" if fraction in (0.3, 0.7) else "after", delay_ms=fraction * 4)
     crash_and_rerun(big_reference, sync, kill, f"phase-{sync}-{n}")
@@ -192,11 +232,19 @@ def test_sigkill_in_every_phase_of_a_larger_sync(big_reference: Reference, sync:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sync", "pattern"), [*CI_FILES, (1, "NOTICE_*.txt"), (2, "NOTICE_*.txt")])
-def test_sigkill_while_writing_the_outbox_of_a_larger_sync(big_reference: Reference, sync: int, pattern: str) -> None:
-    crash_and_rerun(big_reference, sync, Kill(when="file", pattern=pattern), f"slow-{sync}-{pattern[:5]}-{len(pattern)}")
+def test_sigkill_while_writing_the_outbox_of_a_larger_sync(
+    big_reference: Reference, sync: int, pattern: str
+) -> None:
+    crash_and_rerun(
+        big_reference,
+        sync,
+        Kill(when="file", pattern=pattern),
+        f"slow-{sync}-{pattern[:5]}-{len(pattern)}",
+    )
 
 
 # -- the window SIGKILL rarely hits: refused rows written, not yet recorded ------------------------
+
 
 class Died(BaseException):
     """The process ends here: not an Exception, so no handler of the engine runs."""

@@ -26,8 +26,17 @@ from reliability_kit.world import FAST_CLIENT, World, make_world, pinned_now
 from connector.sandbox.faults import Fault
 
 NOW = pinned_now()
-COUNTED = ("referrals_sent", "referrals_held", "revocations_sent", "status_updates_applied",
-           "visits_created", "quarantined", "disclosures_recorded", "duplicates_skipped", "stale_skipped")
+COUNTED = (
+    "referrals_sent",
+    "referrals_held",
+    "revocations_sent",
+    "status_updates_applied",
+    "visits_created",
+    "quarantined",
+    "disclosures_recorded",
+    "duplicates_skipped",
+    "stale_skipped",
+)
 Scope = Callable[[str, str], bool]
 
 
@@ -56,10 +65,24 @@ FAULTS: dict[str, tuple[str, int]] = {
     "html": ("html:0.12", 0),
     "redirect": ("redirect:0.12", 0),  # PowerSchool's maintenance redirect to its outage page
 }
-AFTER_WRITE = {"reset_after_write": ("reset_after_write:0.15", 0),
-               "timeout_after_write": ("", 14), "500_after_write": ("500_after_write:0.15", 0)}
-MIX = {"429": 0.04, "500": 0.03, "502": 0.02, "503": 0.03, "504": 0.02, "reset": 0.03, "timeout": 0.01,
-       "html": 0.03, "reset_after_write": 0.02, "500_after_write": 0.02, "timeout_after_write": 0.01}
+AFTER_WRITE = {
+    "reset_after_write": ("reset_after_write:0.15", 0),
+    "timeout_after_write": ("", 14),
+    "500_after_write": ("500_after_write:0.15", 0),
+}
+MIX = {
+    "429": 0.04,
+    "500": 0.03,
+    "502": 0.02,
+    "503": 0.03,
+    "504": 0.02,
+    "reset": 0.03,
+    "timeout": 0.01,
+    "html": 0.03,
+    "reset_after_write": 0.02,
+    "500_after_write": 0.02,
+    "timeout_after_write": 0.01,
+}
 
 
 def counts(summary: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +90,9 @@ def counts(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def baseline(plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Snapshot, list]]:
+def baseline(
+    plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Snapshot, list]]:
     world = make_world(tmp_path_factory.mktemp("baseline"), plugin_zips, now=NOW)
     try:
         summaries = world.run_scenario()
@@ -80,10 +105,17 @@ def baseline(plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory) 
 class FaultRun:
     """A world whose sandbox injects faults on the requests `scope` selects, and remembers where."""
 
-    def __init__(self, tmp_path: Path, zips: list[Path], scope: Scope, spec: str = "",
-                 script: list[str] | None = None, quirks: str = "single:0,norecord:0",
-                 scripts: dict[Scope, list[str]] | None = None) -> None:
-        """`spec`/`script` apply on `scope`; `scripts` holds one more script per scope, used first."""
+    def __init__(
+        self,
+        tmp_path: Path,
+        zips: list[Path],
+        scope: Scope,
+        spec: str = "",
+        script: list[str] | None = None,
+        quirks: str = "single:0,norecord:0",
+        scripts: dict[Scope, list[str]] | None = None,
+    ) -> None:
+        """`spec`/`script` apply on `scope`; `scripts`: one more script per scope, used first."""
         self.world = make_world(tmp_path, zips, now=NOW, faults=quirks)
         self.hits: list[tuple[str, str, str]] = []
         plan = self.world.sandbox.faults
@@ -111,9 +143,12 @@ class FaultRun:
         return self.world
 
     def hit(self, scope: Scope, *, acting: bool = True) -> int:
-        """Faults injected on requests of `scope` (`acting`: an expire on the token call does nothing)."""
-        return sum(1 for m, p, name in self.hits
-                   if scope(m, p) and not (acting and name == "expire" and p.startswith("/oauth/")))
+        """Faults injected on requests of `scope` (`acting`: not an expire on the token call)."""
+        return sum(
+            1
+            for m, p, name in self.hits
+            if scope(m, p) and not (acting and name == "expire" and p.startswith("/oauth/"))
+        )
 
 
 def is_data_read(method: str, path: str) -> bool:
@@ -132,13 +167,22 @@ def assert_same_as_baseline(world: World, baseline: tuple[Snapshot, list]) -> No
     assert [counts(s) for s in world.summaries] == expected_counts
 
 
-def fault_run(kind: str, table: dict[str, tuple[str, int]], scope: Scope, tmp_path: Path,
-              zips: list[Path], *, boost: float = 1.0) -> FaultRun:
+def fault_run(
+    kind: str,
+    table: dict[str, tuple[str, int]],
+    scope: Scope,
+    tmp_path: Path,
+    zips: list[Path],
+    *,
+    boost: float = 1.0,
+) -> FaultRun:
     spec, period = table[kind]
     if boost != 1.0 and spec:
         name, prob = spec.rsplit(":", 1)
         spec = f"{name}:{min(float(prob) * boost, 0.5)}"
-    return FaultRun(tmp_path, zips, scope, spec, periodic(kind, max(1, int(period / boost)) if period else 0))
+    return FaultRun(
+        tmp_path, zips, scope, spec, periodic(kind, max(1, int(period / boost)) if period else 0)
+    )
 
 
 @pytest.mark.parametrize("kind", FAULTS)
@@ -148,7 +192,9 @@ def test_fault_on_reads_and_writes_leaves_the_same_outcome_as_a_fault_free_run(
     run = fault_run(kind, FAULTS, everything, tmp_path, plugin_zips)
     world = run.run()
     reads, writes = run.hit(is_read), run.hit(is_write)
-    assert reads >= 2 and writes >= 2, f"faults did not reach both reads ({reads}) and writes ({writes})"
+    assert reads >= 2 and writes >= 2, (
+        f"faults did not reach both reads ({reads}) and writes ({writes})"
+    )
     figures.add("faults injected", len(run.hits))
     assert_same_as_baseline(world, baseline)
 
@@ -158,8 +204,12 @@ def test_token_expiry_mid_run_on_reads_and_writes_leaves_the_same_outcome(
 ) -> None:
     """Tokens expire every few reads and every 30 writes (spaced as real expiry is: one token
     serves many requests; a token rejected again right after its refresh is a real failure)."""
-    run = FaultRun(tmp_path, plugin_zips, everything,
-                   scripts={is_data_read: periodic("expire", 4), is_write: periodic("expire", 30)})
+    run = FaultRun(
+        tmp_path,
+        plugin_zips,
+        everything,
+        scripts={is_data_read: periodic("expire", 4), is_write: periodic("expire", 30)},
+    )
     world = run.run()
     assert run.hit(is_read) >= 3 and run.hit(is_write) >= 3, run.hits
     assert sum(1 for e in world.sandbox.request_log if e[1].startswith("/oauth/")) >= 8
@@ -172,7 +222,12 @@ def test_token_expiry_mid_run_on_reads_and_writes_leaves_the_same_outcome(
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("kind", FAULTS)
 def test_fault_on_reads_only_or_writes_only_leaves_the_same_outcome(
-    kind: str, scope: str, seed: int, plugin_zips: list[Path], tmp_path: Path, baseline: tuple[Snapshot, list]
+    kind: str,
+    scope: str,
+    seed: int,
+    plugin_zips: list[Path],
+    tmp_path: Path,
+    baseline: tuple[Snapshot, list],
 ) -> None:
     run = fault_run(kind, FAULTS, SCOPES[scope], tmp_path, plugin_zips, boost=1.5)
     run.world.sandbox.faults._rng.seed(seed)  # noqa: SLF001 - another draw of the same rates
@@ -189,7 +244,9 @@ def test_write_applied_then_failed_leaves_no_duplicate_and_the_same_outcome(
     run = fault_run(kind, AFTER_WRITE, is_write, tmp_path, plugin_zips)
     world = run.run()
     inserts = [h for h in run.hits if h[0] == "POST"]
-    assert inserts and len(run.hits) > len(inserts), "both inserts and updates must be failed after applying"
+    assert inserts and len(run.hits) > len(inserts), (
+        "both inserts and updates must be failed after applying"
+    )
     figures.add("faults injected", len(run.hits))
     assert_same_as_baseline(world, baseline)
 
@@ -198,7 +255,7 @@ def test_write_applied_then_failed_leaves_no_duplicate_and_the_same_outcome(
 def test_429_waits_as_long_as_retry_after_says_in_seconds_or_as_an_http_date(
     form: str, plugin_zips: list[Path], tmp_path: Path, baseline: tuple[Snapshot, list]
 ) -> None:
-    """The waits asked for are recorded (and shortened), so the test proves Retry-After is obeyed."""
+    """The waits asked for are recorded (and shortened): the test proves Retry-After is obeyed."""
     waits: list[float] = []
     lock = threading.Lock()
 
@@ -221,7 +278,7 @@ def test_429_waits_as_long_as_retry_after_says_in_seconds_or_as_an_http_date(
 def test_powerschool_json_quirks_leave_the_same_outcome_as_clean_json(
     quirks: str, plugin_zips: list[Path], tmp_path: Path, baseline: tuple[Snapshot, list]
 ) -> None:
-    """A one-row list as a bare object, an empty result without `record` (the baseline: clean JSON)."""
+    """A one-row list as a bare object, an empty result without `record` (baseline: clean JSON)."""
     run = FaultRun(tmp_path, plugin_zips, everything, quirks=quirks)
     world = run.run()
     figures.add("quirk runs (single object, missing record)")
@@ -243,11 +300,19 @@ def mixed_script(seed: int, n: int = 600, expire_every: int = 40) -> list[str]:
     return script
 
 
-@pytest.mark.parametrize("seed", [3, pytest.param(4, marks=pytest.mark.slow), pytest.param(5, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "seed", [3, pytest.param(4, marks=pytest.mark.slow), pytest.param(5, marks=pytest.mark.slow)]
+)
 def test_a_mix_of_every_fault_and_quirk_leaves_the_same_outcome(
     seed: int, plugin_zips: list[Path], tmp_path: Path, baseline: tuple[Snapshot, list]
 ) -> None:
-    run = FaultRun(tmp_path, plugin_zips, everything, script=mixed_script(seed), quirks="single:0.5,norecord:0.5")
+    run = FaultRun(
+        tmp_path,
+        plugin_zips,
+        everything,
+        script=mixed_script(seed),
+        quirks="single:0.5,norecord:0.5",
+    )
     world = run.run()
     assert len({name for _, _, name in run.hits}) >= 8 and run.hit(is_read) and run.hit(is_write)
     figures.add("faults injected", len(run.hits))

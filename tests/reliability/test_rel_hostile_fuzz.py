@@ -21,8 +21,22 @@ from reliability_kit import figures
 from reliability_kit.world import World, make_world
 
 HEADER = ["referral_id", "status", "status_date", "first_service_date", "status_reason"]
-STATUSES = ["received", "accepted", "scheduled", "attended", "in_service", "completed", "declined",
-            "unable_to_contact", "cancelled", "sent", "new", "XYZ", "", "Accepted "]
+STATUSES = [
+    "received",
+    "accepted",
+    "scheduled",
+    "attended",
+    "in_service",
+    "completed",
+    "declined",
+    "unable_to_contact",
+    "cancelled",
+    "sent",
+    "new",
+    "XYZ",
+    "",
+    "Accepted ",
+]
 COUNTER = itertools.count()
 
 
@@ -38,18 +52,27 @@ def world(plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory) -> 
 
 def files(ids: list[str]) -> st.SearchStrategy[bytes]:
     day = st.dates().map(lambda d: d.isoformat())
-    cell = st.one_of(st.sampled_from(ids + ["", "no-such-referral", "../x", "=1+1"]), st.sampled_from(STATUSES),
-                     day, st.sampled_from(["2026-13-45", "01/02/2026", "", "2099-01-01"]),
-                     st.text(max_size=24))
-    header = st.one_of(st.just(HEADER), st.permutations(HEADER).map(list), st.lists(st.sampled_from(HEADER + ["x"]),
-                                                                                   max_size=6))
+    cell = st.one_of(
+        st.sampled_from(ids + ["", "no-such-referral", "../x", "=1+1"]),
+        st.sampled_from(STATUSES),
+        day,
+        st.sampled_from(["2026-13-45", "01/02/2026", "", "2099-01-01"]),
+        st.text(max_size=24),
+    )
+    header = st.one_of(
+        st.just(HEADER),
+        st.permutations(HEADER).map(list),
+        st.lists(st.sampled_from(HEADER + ["x"]), max_size=6),
+    )
     rows = st.lists(st.lists(cell, max_size=7), max_size=12)
 
     @st.composite
     def build(draw: st.DrawFn) -> bytes:
         delimiter = draw(st.sampled_from([",", ",", ",", ";", "\t"]))
         out = io.StringIO(newline="")
-        writer = csv.writer(out, delimiter=delimiter, lineterminator=draw(st.sampled_from(["\r\n", "\n", "\r"])))
+        writer = csv.writer(
+            out, delimiter=delimiter, lineterminator=draw(st.sampled_from(["\r\n", "\n", "\r"]))
+        )
         writer.writerow(draw(header))
         writer.writerows(draw(rows))
         data = out.getvalue().encode("utf-8")
@@ -63,12 +86,17 @@ def files(ids: list[str]) -> st.SearchStrategy[bytes]:
 
 def _ledger(world: World, name: str) -> tuple[str, str, list[tuple[int, str, str]]] | None:
     with closing(sqlite3.connect(world.state_dir / "state.sqlite3")) as db:
-        found = db.execute("SELECT sha256, state FROM inbound_files WHERE partner_id = 'cgc' AND file_name = ?",
-                           (name,)).fetchone()
+        found = db.execute(
+            "SELECT sha256, state FROM inbound_files WHERE partner_id = 'cgc' AND file_name = ?",
+            (name,),
+        ).fetchone()
         if found is None:
             return None
-        rows = db.execute("SELECT row_number, outcome, detail FROM inbound_rows WHERE partner_id = 'cgc' "
-                          "AND batch = ? ORDER BY row_number", (found[0],)).fetchall()
+        rows = db.execute(
+            "SELECT row_number, outcome, detail FROM inbound_rows WHERE partner_id = 'cgc' "
+            "AND batch = ? ORDER BY row_number",
+            (found[0],),
+        ).fetchall()
     return found[0], found[1], rows
 
 
@@ -84,8 +112,9 @@ def check_any_file(world: World, content: bytes) -> None:
     sha, state, rows = ledger
     assert state == "done"
     numbers = [r[0] for r in rows]
-    assert numbers == sorted(set(numbers)) and all(r[1] in ("applied", "duplicate", "stale", "quarantined")
-                                                    for r in rows)
+    assert numbers == sorted(set(numbers)) and all(
+        r[1] in ("applied", "duplicate", "stale", "quarantined") for r in rows
+    )
     refused = {r[0]: r[2] for r in rows if r[1] == "quarantined"}
     assert all(refused.values())
     quarantined: dict[int, str] = {}
@@ -105,12 +134,16 @@ def _ids(world: World) -> list[str]:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_any_partner_file_ends_with_every_row_accounted_for(world: World, data: st.DataObject) -> None:
+def test_any_partner_file_ends_with_every_row_accounted_for(
+    world: World, data: st.DataObject
+) -> None:
     check_any_file(world, data.draw(files(_ids(world))))
 
 
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_many_more_partner_files_end_with_every_row_accounted_for(world: World, data: st.DataObject) -> None:
+def test_many_more_partner_files_end_with_every_row_accounted_for(
+    world: World, data: st.DataObject
+) -> None:
     check_any_file(world, data.draw(files(_ids(world))))

@@ -54,27 +54,38 @@ def _hostile_rows_with_personal_text(world: World) -> None:
     dcid = world.side.student_of[uid]
     name = f"Zelda{dcid}fn Quokka{dcid}ln"
     day = world.today.isoformat()
-    rows = [f"{uid},scheduled,{day},,{name} asked for an evening slot",
-            f"{uid},teleported,{day},,{name} moved to Guardiana{dcid}",
-            f"Quokka{dcid}ln,received,{day},,",
-            f"{uid},received,2026-13-45,,{NOTE_TEXT}"]
+    rows = [
+        f"{uid},scheduled,{day},,{name} asked for an evening slot",
+        f"{uid},teleported,{day},,{name} moved to Guardiana{dcid}",
+        f"Quokka{dcid}ln,received,{day},,",
+        f"{uid},received,2026-13-45,,{NOTE_TEXT}",
+    ]
     (world.inbox("cgc") / "status_updates_personal.csv").write_text(
-        "referral_id,status,status_date,first_service_date,status_reason\n" + "\n".join(rows) + "\n")
+        "referral_id,status,status_date,first_service_date,status_reason\n" + "\n".join(rows) + "\n"
+    )
 
 
 @pytest.fixture(scope="module")
-def captured(plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]:
+def captured(
+    plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Captured]:
     buffer = io.StringIO()
     setup_logging(verbose=True, stream=buffer)
-    world = make_world(tmp_path_factory.mktemp("logs"), plugin_zips, referrals=None,
-                       faults="single:0.5,norecord:0.5")
+    world = make_world(
+        tmp_path_factory.mktemp("logs"),
+        plugin_zips,
+        referrals=None,
+        faults="single:0.5,norecord:0.5",
+    )
     RecordingClient.raised = []
     exceptions: list[BaseException] = []
     try:
         canary_students(world.sandbox)
         world.seed(24)
         plan = world.sandbox.faults
-        plan.set("429:0.05,500:0.04,503:0.04,reset:0.04,html:0.04,timeout:0.01,reset_after_write:0.03")
+        plan.set(
+            "429:0.05,500:0.04,503:0.04,reset:0.04,html:0.04,timeout:0.01,reset_after_write:0.03"
+        )
         plan.script((["ok"] * 29 + ["expire"]) * 20)
         world.sync(client_class=RecordingClient)
         world.partners_reply()
@@ -82,8 +93,13 @@ def captured(plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory) 
         world.sync(client_class=RecordingClient)
         reprs = _client_side_reprs(world)
         exceptions += _failing_runs(world)
-        yield Captured(world, buffer.getvalue(), needles_for(world.sandbox, [world.sandbox.client_secret]),
-                       exceptions + RecordingClient.raised, reprs)
+        yield Captured(
+            world,
+            buffer.getvalue(),
+            needles_for(world.sandbox, [world.sandbox.client_secret]),
+            exceptions + RecordingClient.raised,
+            reprs,
+        )
     finally:
         world.sandbox.stop()
         root = logging.getLogger()
@@ -93,10 +109,12 @@ def captured(plugin_zips: list[Path], tmp_path_factory: pytest.TempPathFactory) 
 
 
 def _client_side_reprs(world: World) -> list[str]:
-    """Reprs of the client and the rows it returns (which do hold names), taken while access lasts."""
+    """Reprs of the client and its rows (which do hold names), taken while access lasts."""
     with PowerSchoolClient(world.sandbox.base_url, world.credentials) as ps:
-        rows = ps.query(world.config.district.query_namespace + ".referrals.changed_since",
-                        {"since": "1900-01-01 00:00:00"})
+        rows = ps.query(
+            world.config.district.query_namespace + ".referrals.changed_since",
+            {"since": "1900-01-01 00:00:00"},
+        )
         assert any("Zelda" in str(r) for r in rows)  # the control: the rows hold names
         return [repr(ps), repr(ps._auth)]  # noqa: SLF001
 
@@ -108,13 +126,17 @@ def _failing_runs(world: World) -> list[BaseException]:
     plan.clear()
     plan.set("503:1")
     with pytest.raises(SSPError) as down:
-        world.sync(client={"timeout": 0.2, "max_delay": 0.01, "retry_deadline": 0.3}, client_class=RecordingClient)
+        world.sync(
+            client={"timeout": 0.2, "max_delay": 0.01, "retry_deadline": 0.3},
+            client_class=RecordingClient,
+        )
     raised.append(down.value)
     plan.clear()
     world.sandbox.revoke("U_SSP_REFERRALS", "STATUS_REASON")
     (world.inbox("cgc") / "status_updates_late.csv").write_text(
         "referral_id,status,status_date,first_service_date,status_reason\n"
-        f"{world.side.sent['cgc'][3]},attended,{world.today},{world.today},{NOTE_TEXT}\n")  # type: ignore[union-attr]
+        f"{world.side.sent['cgc'][3]},attended,{world.today},{world.today},{NOTE_TEXT}\n"
+    )  # type: ignore[union-attr]
     with pytest.raises(SSPError) as denied:
         world.sync(client_class=RecordingClient)
     raised.append(denied.value)
@@ -128,7 +150,9 @@ def test_the_runs_met_faults_hostile_rows_and_failures(captured: Captured) -> No
     assert any(json.loads(line)["level"] == "debug" for line in lines)
     assert len(captured.world.sandbox.faults.injected) > 10
     assert len(captured.exceptions) >= 4  # two failed runs, and what left the client in them
-    outbox = "".join(p.read_text("utf-8") for p in captured.world.outbox("cgc").glob("referrals_*.csv"))
+    outbox = "".join(
+        p.read_text("utf-8") for p in captured.world.outbox("cgc").glob("referrals_*.csv")
+    )
     assert captured.needles.found(outbox), "the outbox holds the canaries (they are shared there)"
 
 
@@ -140,13 +164,15 @@ def test_no_personal_data_or_secret_in_any_log_line(captured: Captured) -> None:
 
 
 def test_no_personal_data_or_secret_in_exception_messages_or_reprs(captured: Captured) -> None:
-    texts = [f"{exc}\n{exc!r}\n{exc.__cause__!r}\n{exc.__context__!r}" for exc in captured.exceptions]
+    texts = [
+        f"{exc}\n{exc!r}\n{exc.__cause__!r}\n{exc.__context__!r}" for exc in captured.exceptions
+    ]
     figures.add("exception messages scanned", len(texts))
     assert [t for t in texts if captured.needles.found(t)] == []
 
 
 def test_no_personal_data_in_quarantine_reasons_or_run_records(captured: Captured) -> None:
-    """Quarantine files keep the partner's row (state, owner-only), but our reasons never echo it."""
+    """Quarantine files keep the partner's row (owner-only state); our reasons never echo it."""
     import csv
     import sqlite3
     from contextlib import closing
@@ -159,13 +185,19 @@ def test_no_personal_data_in_quarantine_reasons_or_run_records(captured: Capture
         reasons += [r[0] for r in db.execute("SELECT detail FROM inbound_rows")]
         reasons += [str(r[0]) for r in db.execute("SELECT summary_json FROM runs")]
     assert any("unknown" in r for r in reasons)
-    scheduled = [r for r in captured.world.sandbox.rows("U_SSP_REFERRALS") if "evening slot" in (r["STATUS_REASON"] or "")]
-    assert len(scheduled) == 1 and captured.needles.found(scheduled[0]["STATUS_REASON"])  # applied, names and all
+    scheduled = [
+        r
+        for r in captured.world.sandbox.rows("U_SSP_REFERRALS")
+        if "evening slot" in (r["STATUS_REASON"] or "")
+    ]
+    assert len(scheduled) == 1 and captured.needles.found(
+        scheduled[0]["STATUS_REASON"]
+    )  # applied, names and all
     assert [r for r in reasons if captured.needles.found(r)] == []
 
 
 def test_reprs_of_records_carrying_personal_data_hide_it(captured: Captured) -> None:
-    """What a careless `log.debug("%r", thing)` would print for the objects that hold student data."""
+    """What a careless `log.debug("%r", thing)` would print for objects holding student data."""
     from connector.cli import open_feeds
     from connector.state import StateStore
 

@@ -158,8 +158,14 @@ class Bench:
         self.lab = lab
         self.stage = stage
         self.trigger = _Trigger(kill)
-        self.sandbox = Sandbox(plugins=lab.zips, students=lab.students, seed=7, timezone=TZ,
-                               db_path=stage / SANDBOX_DB, latency_ms=lab.latency_ms)
+        self.sandbox = Sandbox(
+            plugins=lab.zips,
+            students=lab.students,
+            seed=7,
+            timezone=TZ,
+            db_path=stage / SANDBOX_DB,
+            latency_ms=lab.latency_ms,
+        )
         self.sandbox._record = self._record  # type: ignore[method-assign]  # noqa: SLF001
         plan = self.sandbox.faults
         decide = plan.decide
@@ -192,29 +198,52 @@ class Bench:
 
     def world(self) -> World:
         """A World view (for snapshots and the demo scenario helpers)."""
-        now = dt.datetime.now(dt.timezone.utc)
-        return World(root=self.stage / "district", sandbox=self.sandbox, config=self.config,
-                     credentials=Credentials(self.sandbox.client_id, SecretStr(self.sandbox.client_secret)),
-                     today=self.lab.today, now=now)
+        now = dt.datetime.now(dt.UTC)
+        return World(
+            root=self.stage / "district",
+            sandbox=self.sandbox,
+            config=self.config,
+            credentials=Credentials(self.sandbox.client_id, SecretStr(self.sandbox.client_secret)),
+            today=self.lab.today,
+            now=now,
+        )
 
     def run(self, *, kill: Kill | None = None, timeout: float = 300.0) -> RunResult:
         """`ssp -v sync run` in a subprocess; with `kill`, SIGKILLed at that point."""
         trigger = self.trigger
         trigger.kill, trigger.fired, trigger.count, trigger.log, trigger.pid = kill, "", 0, [], 0
-        env = {**os.environ, "SSP_CLIENT_ID": self.sandbox.client_id,
-               "SSP_CLIENT_SECRET": self.sandbox.client_secret, "PYTHONPATH": str(REPO)}
+        env = {
+            **os.environ,
+            "SSP_CLIENT_ID": self.sandbox.client_id,
+            "SSP_CLIENT_SECRET": self.sandbox.client_secret,
+            "PYTHONPATH": str(REPO),
+        }
         root = self.stage / "district"
         out, err = root / "stdout.txt", root / "stderr.txt"
         with open(out, "wb") as fo, open(err, "ab") as fe:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "ssp", "-v", "sync", "run", "--config", str(root / "ssp.toml")],
-                cwd=root, env=env, stdout=fo, stderr=fe,
+                [
+                    sys.executable,
+                    "-m",
+                    "ssp",
+                    "-v",
+                    "sync",
+                    "run",
+                    "--config",
+                    str(root / "ssp.toml"),
+                ],
+                cwd=root,
+                env=env,
+                stdout=fo,
+                stderr=fe,
             )
             with trigger.lock:
                 trigger.pid = proc.pid
             watcher = None
             if kill is not None and kill.when == "file":
-                watcher = threading.Thread(target=self._watch, args=(kill.pattern, proc), daemon=True)
+                watcher = threading.Thread(
+                    target=self._watch, args=(kill.pattern, proc), daemon=True
+                )
                 watcher.start()
             try:
                 code = proc.wait(timeout=timeout)
@@ -224,9 +253,15 @@ class Bench:
                     proc.wait()
             if watcher is not None:
                 watcher.join()
-        return RunResult(returncode=code, requests=trigger.count, log=list(trigger.log),
-                         stdout=out.read_text("utf-8"), stderr=err.read_text("utf-8", errors="replace"),
-                         killed_at=trigger.fired, killed=code == -signal.SIGKILL)
+        return RunResult(
+            returncode=code,
+            requests=trigger.count,
+            log=list(trigger.log),
+            stdout=out.read_text("utf-8"),
+            stderr=err.read_text("utf-8", errors="replace"),
+            killed_at=trigger.fired,
+            killed=code == -signal.SIGKILL,
+        )
 
     def _watch(self, pattern: str, proc: subprocess.Popen[bytes]) -> None:
         """Kill when `pattern` matches a name in an outbox, or (with a `/`) a path under the

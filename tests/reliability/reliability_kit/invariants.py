@@ -13,8 +13,13 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-__all__ = ["problems", "state_integrity", "each_referral_sent_once", "one_disclosure_per_record",
-           "inbound_rows_complete"]
+__all__ = [
+    "problems",
+    "state_integrity",
+    "each_referral_sent_once",
+    "one_disclosure_per_record",
+    "inbound_rows_complete",
+]
 
 
 def _db(state_dir: Path) -> sqlite3.Connection:
@@ -26,9 +31,12 @@ def _db(state_dir: Path) -> sqlite3.Connection:
 def state_integrity(world: Any) -> list[str]:
     with closing(_db(world.state_dir)) as db:
         result = db.execute("PRAGMA integrity_check").fetchone()[0]
-        planned = db.execute("SELECT COUNT(*) FROM outbound WHERE state != 'recorded'").fetchone()[0]
+        planned = db.execute("SELECT COUNT(*) FROM outbound WHERE state != 'recorded'").fetchone()[
+            0
+        ]
     return ([] if result == "ok" else [f"state integrity_check: {result}"]) + (
-        [f"{planned} outbound records not recorded"] if planned else [])
+        [f"{planned} outbound records not recorded"] if planned else []
+    )
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -40,7 +48,9 @@ def _sent_ids(world: Any, kind: str) -> Counter[str]:
     for partner in world.config.partners:
         for path in world.outbox(partner.id).glob(f"{kind}_*.csv"):
             for row in _csv(path):
-                ids[next(v for k, v in row.items() if k.lower() in ("referral_id", "clientrefno"))] += 1
+                ids[
+                    next(v for k, v in row.items() if k.lower() in ("referral_id", "clientrefno"))
+                ] += 1
     return ids
 
 
@@ -64,8 +74,10 @@ def one_disclosure_per_record(world: Any) -> list[str]:
     out = []
     for name, found in (("local", local), ("PowerSchool", remote)):
         if found != sent:
-            out.append(f"{name} disclosures differ from records sent: missing "
-                       f"{sorted(sent - found)[:3]}, extra {sorted(found - sent)[:3]}")
+            out.append(
+                f"{name} disclosures differ from records sent: missing "
+                f"{sorted(sent - found)[:3]}, extra {sorted(found - sent)[:3]}"
+            )
     if unpushed:
         out.append(f"{unpushed} disclosures not copied into PowerSchool")
     return out
@@ -75,29 +87,45 @@ def inbound_rows_complete(world: Any) -> list[str]:
     """Every inbound file done and archived, each of its data rows recorded exactly once."""
     out = []
     for partner in world.config.partners:
-        left = [p.name for p in world.inbox(partner.id).iterdir()
-                if not p.name.endswith((".part", ".tmp")) and not p.name.startswith(".")]
+        left = [
+            p.name
+            for p in world.inbox(partner.id).iterdir()
+            if not p.name.endswith((".part", ".tmp")) and not p.name.startswith(".")
+        ]
         if left:
             out.append(f"{partner.id}: inbound files not archived: {left}")
     with closing(_db(world.state_dir)) as db:
-        files = db.execute("SELECT partner_id, sha256, file_name, state FROM inbound_files").fetchall()
+        files = db.execute(
+            "SELECT partner_id, sha256, file_name, state FROM inbound_files"
+        ).fetchall()
         for f in files:
             if f["state"] != "done":
                 out.append(f"{f['file_name']}: left {f['state']}")
-            archived = list((world.state_dir / "partners" / f["partner_id"] / "archive").glob(
-                f"*/{f['sha256'][:8]}_*"))
+            archived = list(
+                (world.state_dir / "partners" / f["partner_id"] / "archive").glob(
+                    f"*/{f['sha256'][:8]}_*"
+                )
+            )
             if len(archived) != 1:
                 out.append(f"{f['file_name']}: archived {len(archived)} times")
                 continue
             rows = len(_csv(archived[0]))
-            numbers = Counter(r[0] for r in db.execute(
-                "SELECT row_number FROM inbound_rows WHERE partner_id = ? AND batch = ?",
-                (f["partner_id"], f["sha256"])))
+            numbers = Counter(
+                r[0]
+                for r in db.execute(
+                    "SELECT row_number FROM inbound_rows WHERE partner_id = ? AND batch = ?",
+                    (f["partner_id"], f["sha256"]),
+                )
+            )
             if sorted(numbers) != list(range(1, rows + 1)) or any(n > 1 for n in numbers.values()):
                 out.append(f"{f['file_name']}: rows recorded {len(numbers)} of {rows}")
     return out
 
 
 def problems(world: Any) -> list[str]:
-    return (state_integrity(world) + each_referral_sent_once(world) + one_disclosure_per_record(world)
-            + inbound_rows_complete(world))
+    return (
+        state_integrity(world)
+        + each_referral_sent_once(world)
+        + one_disclosure_per_record(world)
+        + inbound_rows_complete(world)
+    )

@@ -19,13 +19,21 @@ from typing import Any
 
 __all__ = ["Snapshot", "take", "TABLES", "outbound_records", "quarantine_rows", "local_disclosures"]
 
-TABLES = ("U_SSP_PARTNERS", "U_SSP_CONSENTS", "U_SSP_REFERRALS", "U_SSP_VISITS", "U_SSP_DISCLOSURES")
+TABLES = (
+    "U_SSP_PARTNERS",
+    "U_SSP_CONSENTS",
+    "U_SSP_REFERRALS",
+    "U_SSP_VISITS",
+    "U_SSP_DISCLOSURES",
+)
 ASSIGNED = {"ID", "WHOCREATED", "WHENCREATED", "WHOMODIFIED", "WHENMODIFIED", "RUN_ID"}
 Row = tuple[tuple[str, str], ...]
 
 
 def _row(values: dict[str, Any], drop: set[str]) -> Row:
-    return tuple(sorted((k, "" if v is None else str(v)) for k, v in values.items() if k not in drop))
+    return tuple(
+        sorted((k, "" if v is None else str(v)) for k, v in values.items() if k not in drop)
+    )
 
 
 def powerschool_rows(sandbox: Any, *, drop: set[str] = frozenset()) -> dict[str, list[Row]]:  # type: ignore[assignment]

@@ -21,7 +21,12 @@ from pydantic import SecretStr
 
 from connector.sandbox import Sandbox
 from ssp.config import Credentials, SSPConfig, demo_config_text, parse_config_text
-from ssp.demo_scenario import SchoolSide, revoke_one_consent, seed_school_side, write_partner_replies
+from ssp.demo_scenario import (
+    SchoolSide,
+    revoke_one_consent,
+    seed_school_side,
+    write_partner_replies,
+)
 
 __all__ = ["World", "make_world", "config_text", "FAST_CLIENT", "TZ", "pinned_now"]
 
@@ -35,14 +40,17 @@ SANDBOX_TIMEOUT_HOLD = 0.35
 
 def pinned_now() -> dt.datetime:
     """One instant for a whole comparison: disclosure stamps then match between runs."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def config_text(base_url: str, *, max_workers: int = 4, extra: str = "") -> str:
     """The demo configuration, pointed at `base_url`, with MOUs in force whatever the date."""
     text = demo_config_text().replace("http://127.0.0.1:8765", base_url)
-    text = re.sub(r"effective = \d{4}-\d\d-\d\d, expires = \d{4}-\d\d-\d\d",
-                  "effective = 2020-01-01, expires = 2099-12-31", text)
+    text = re.sub(
+        r"effective = \d{4}-\d\d-\d\d, expires = \d{4}-\d\d-\d\d",
+        "effective = 2020-01-01, expires = 2099-12-31",
+        text,
+    )
     text = text.replace("[powerschool]\n", f"[powerschool]\nmax_workers = {max_workers}\n", 1)
     return text + extra
 
@@ -81,23 +89,37 @@ class World:
         write_partner_replies(self.side, self.sandbox, self.today, inboxes)
         revoke_one_consent(self.sandbox, self.side, self.today)
 
-    def sync(self, *, client: dict[str, Any] | None = None, partner: str | None = None,
-             dry_run: bool = False, client_class: type | None = None) -> dict[str, Any]:
+    def sync(
+        self,
+        *,
+        client: dict[str, Any] | None = None,
+        partner: str | None = None,
+        dry_run: bool = False,
+        client_class: type | None = None,
+    ) -> dict[str, Any]:
         """One run of the real engine (what `ssp sync run` does), returning its summary."""
-        from connector.client import PowerSchoolClient
         from connector.cli import _state, open_feeds
+        from connector.client import PowerSchoolClient
         from connector.engine import SyncRun
 
         options = {"max_workers": self.config.powerschool.max_workers, **(client or FAST_CLIENT)}
-        with (client_class or PowerSchoolClient)(self.sandbox.base_url, self.credentials, **options) as ps, \
-                open_feeds(self.config) as feeds, _state(self.config, dry_run=dry_run) as state:
-            summary = SyncRun(self.config, ps, state, feeds, dry_run=dry_run, now=self.now).execute(partner)
+        with (
+            (client_class or PowerSchoolClient)(
+                self.sandbox.base_url, self.credentials, **options
+            ) as ps,
+            open_feeds(self.config) as feeds,
+            _state(self.config, dry_run=dry_run) as state,
+        ):
+            summary = SyncRun(self.config, ps, state, feeds, dry_run=dry_run, now=self.now).execute(
+                partner
+            )
         result = summary.as_dict()
         self.summaries.append(result)
         return result
 
-    def run_scenario(self, *, client: dict[str, Any] | None = None,
-                     client_class: type | None = None) -> list[dict[str, Any]]:
+    def run_scenario(
+        self, *, client: dict[str, Any] | None = None, client_class: type | None = None
+    ) -> list[dict[str, Any]]:
         """Sync, partners reply (and a consent is revoked), sync again."""
         first = self.sync(client=client, client_class=client_class)
         self.partners_reply()
@@ -105,19 +127,41 @@ class World:
         return [first, second]
 
 
-def make_world(root: Path, zips: list[Path], *, students: int = 160, referrals: int | None = 24,
-               faults: str = "single:0,norecord:0", latency_ms: int = 0, max_page_size: int = 25,
-               db_path: Path | None = None, now: dt.datetime | None = None,
-               max_workers: int = 4) -> World:
+def make_world(
+    root: Path,
+    zips: list[Path],
+    *,
+    students: int = 160,
+    referrals: int | None = 24,
+    faults: str = "single:0,norecord:0",
+    latency_ms: int = 0,
+    max_page_size: int = 25,
+    db_path: Path | None = None,
+    now: dt.datetime | None = None,
+    max_workers: int = 4,
+) -> World:
     """A started sandbox (stop it with world.sandbox.stop()) and a configured folder `root`."""
-    sandbox = Sandbox(plugins=zips, students=students, seed=7, timezone=TZ, faults=faults,
-                      latency_ms=latency_ms, max_page_size=max_page_size, db_path=db_path)
+    sandbox = Sandbox(
+        plugins=zips,
+        students=students,
+        seed=7,
+        timezone=TZ,
+        faults=faults,
+        latency_ms=latency_ms,
+        max_page_size=max_page_size,
+        db_path=db_path,
+    )
     sandbox.faults.timeout_seconds = SANDBOX_TIMEOUT_HOLD
     sandbox.start()
     moment = now or pinned_now()
-    world = World(root=root, sandbox=sandbox, config=_write_config(root, sandbox.base_url, max_workers),
-                  credentials=Credentials(sandbox.client_id, SecretStr(sandbox.client_secret)),
-                  today=moment.astimezone(ZoneInfo(TZ)).date(), now=moment)
+    world = World(
+        root=root,
+        sandbox=sandbox,
+        config=_write_config(root, sandbox.base_url, max_workers),
+        credentials=Credentials(sandbox.client_id, SecretStr(sandbox.client_secret)),
+        today=moment.astimezone(ZoneInfo(TZ)).date(),
+        now=moment,
+    )
     if referrals:
         world.seed(referrals)
     return world
