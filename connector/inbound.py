@@ -144,9 +144,16 @@ def _quarantined(row: InboundRow, reason: str, key: str = "") -> _Planned:
     return _Planned(row, "quarantined", key=key, reason=reason)
 
 
-def _consent_refusal(ctx: RunContext, partner: Partner, student_dcid: str, category: str) -> str:
+def _consent_refusal(ctx: RunContext, partner: Partner, student_dcid: str, category: str,
+                     dob: str | None = None) -> str:
+    """Why the policy refuses this inbound category for the student ("" if it accepts). With the
+    date of birth known (a referral row carries it), an adult needs their own consent."""
+    try:
+        student_dob = parse_ps_date(dob)
+    except ValueError:
+        student_dob = None
     decision = decide_inbound(partner_id=partner.id, mou=partner.mou, today=ctx.today, category=category,  # type: ignore[arg-type]
-                              consents=consents_for(ctx, student_dcid, partner.id))
+                              consents=consents_for(ctx, student_dcid, partner.id), student_dob=student_dob)
     return "" if decision.accepted else decision.reason
 
 
@@ -178,7 +185,8 @@ def _decide_one_status(session: _BatchSession, row: InboundRow, update: StatusUp
         not session.was_sent(update.referral_id)  # e.g. held for consent: the partner never had it
     if current_row.get("partner_id") != partner.id or never_sent:
         return _quarantined(row, "referral_id: not a referral sent to this partner", key)
-    refusal = _consent_refusal(ctx, partner, current_row["student_dcid"], "referral_status")
+    refusal = _consent_refusal(ctx, partner, current_row["student_dcid"], "referral_status",
+                               current_row.get("dob"))
     if refusal:
         return _quarantined(row, f"consent: {refusal}", key)
     try:

@@ -179,3 +179,24 @@ def test_partial_upload_is_left_for_the_next_run(ws: Workspace, sent: SchoolSide
     assert counts["status_updates_applied"] == 0 and part.exists()
     part.rename(part.with_suffix(""))
     assert ws.sync()["partners"]["cgc"]["status_updates_applied"] == 1
+
+
+def test_status_for_a_student_who_turned_18_needs_the_students_own_consent(ws: Workspace) -> None:
+    import datetime as dt
+
+    adult = next(s for s in ws.sandbox.students() if s["GRADE_LEVEL"] == 12 and
+                 dt.date.fromisoformat(s["DOB"]).replace(year=dt.date.fromisoformat(s["DOB"]).year + 18)
+                 < ws.today)
+    ws.add_consent(adult["DCID"], "con-parent", SIGNED_DATE=ws.day(-400), EFFECTIVE_DATE=ws.day(-400))
+    ws.sandbox.insert_row("U_SSP_REFERRALS", {  # sent before the 18th birthday
+        "SSP_UID": "ref-before-18", "REFERRAL_DATE": ws.day(-300), "REFERRAL_TYPE": "community",
+        "PARTNER_ID": "cgc", "REASON": "anxiety", "URGENCY": "routine", "STATUS": "sent",
+        "STATUS_DATE": ws.day(-300)}, student_dcid=adult["DCID"])
+    counts = _send(ws, "status_updates_a.csv", status_row("ref-before-18", "received", ws.day(0)))
+    assert (counts["status_updates_applied"], counts["quarantined"]) == (0, 1)
+    assert ws.quarantined("cgc")[0]["reason"] == "consent: student is 18: needs the student's own consent"
+
+    ws.add_consent(adult["DCID"], "con-self", SIGNER_TYPE="eligible_student")
+    counts = _send(ws, "status_updates_b.csv", status_row("ref-before-18", "accepted", ws.day(0)))
+    assert counts["status_updates_applied"] == 1
+    assert _state(ws, "ref-before-18")[0] == "accepted"
