@@ -54,16 +54,22 @@ def _plugins(out_dir: Path) -> list[Path]:
     return list(build_plugins(config, out_dir))
 
 
-def _dcids(sb: Any) -> list[int]:
-    return [int(s["DCID"]) for s in sb.students()]
+def _dcids(sb: Any, *, minors: bool = False) -> list[int]:
+    """Student DCIDs; `minors`: only those under 18 today (a parent's consent covers them)."""
+    today = dt.date.today()
+    # born after this is under 18 today (a month of margin rather than leap-day arithmetic)
+    adult_born_by = (dt.date(today.year - 18, today.month, 1) + dt.timedelta(days=31)).isoformat()
+    return [int(s["DCID"]) for s in sb.students()
+            if not minors or str(s.get("DOB") or "") > adult_born_by]
 
 
 def _op_seed_referrals(
     sb: Any, count: int, *, prefix: str = "bench-ref", partner: str = "", status: str = "new",
     when: str | None = None,
 ) -> list[str]:
-    """`count` referrals spread over the students, in one transaction per student; their SSP_UIDs."""
-    dcids = _dcids(sb)
+    """`count` referrals spread over the students under 18, one transaction per student; their
+    SSP_UIDs."""
+    dcids = _dcids(sb, minors=True)
     by_student: dict[int, list[dict[str, Any]]] = {}
     uids = []
     for i in range(count):
