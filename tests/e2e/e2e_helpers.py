@@ -21,11 +21,18 @@ from pydantic import SecretStr
 
 from connector.sandbox import Sandbox
 from ssp.config import Credentials, SSPConfig, demo_config_text, load_config
-from ssp.errors import ConfigError
 from ssp.demo_scenario import SchoolSide, seed_school_side, write_partner_replies
+from ssp.errors import ConfigError
 
 TIMEZONE = "America/New_York"
-SSP_TABLES = ("U_SSP_REFERRALS", "U_SSP_VISITS", "U_SSP_CONSENTS", "U_SSP_DISCLOSURES", "U_SSP_PARTNERS")
+ALL_CATEGORIES = "identity,enrollment,guardian_contact,referral,referral_status,visit_summary"
+SSP_TABLES = (
+    "U_SSP_REFERRALS",
+    "U_SSP_VISITS",
+    "U_SSP_CONSENTS",
+    "U_SSP_DISCLOSURES",
+    "U_SSP_PARTNERS",
+)
 VOLATILE_COLUMNS = frozenset({"ID", "WHOCREATED", "WHENCREATED", "WHOMODIFIED", "WHENMODIFIED"})
 # Values that depend on when and in which run a record went out (compared as "set or not").
 RUN_DEPENDENT_COLUMNS = frozenset({"LAST_SENT", "DISCLOSED_AT", "RUN_ID"})
@@ -59,7 +66,9 @@ def config_text(
     for partner, literal in _DEMO_MOUS.items():
         assert literal in text, "the demo configuration changed: update the e2e helpers"
         start, end = (today + dt.timedelta(days=d) for d in days[partner])
-        text = text.replace(literal, f"effective = {start.isoformat()}, expires = {end.isoformat()}")
+        text = text.replace(
+            literal, f"effective = {start.isoformat()}, expires = {end.isoformat()}"
+        )
     for old, new in replace:
         assert old in text, f"{old!r} is not in the demo configuration"
         text = text.replace(old, new)
@@ -83,7 +92,9 @@ class SspResult:
 class Workspace:
     """A temp folder with ssp.toml pointing at a running sandbox, and ways to look at results."""
 
-    def __init__(self, root: Path, sandbox: Sandbox, today: dt.date, capsys: pytest.CaptureFixture[str]):
+    def __init__(
+        self, root: Path, sandbox: Sandbox, today: dt.date, capsys: pytest.CaptureFixture[str]
+    ):
         self.root = root
         self.sandbox = sandbox
         self.today = today
@@ -93,7 +104,9 @@ class Workspace:
 
     # ------------------------------------------------------------------ configuration
     def write_config(self, **kwargs: Any) -> Path:
-        self.path.write_text(config_text(self.sandbox.base_url, self.today, **kwargs), encoding="utf-8")
+        self.path.write_text(
+            config_text(self.sandbox.base_url, self.today, **kwargs), encoding="utf-8"
+        )
         try:
             config = self.config
         except ConfigError:
@@ -121,8 +134,11 @@ class Workspace:
         from ssp.cli import main
 
         words = list(args)
-        if words and words[0] in ("sync", "disclosures", "check", "report", "documents") and \
-                "--config" not in words:
+        if (
+            words
+            and words[0] in ("sync", "disclosures", "check", "report", "documents")
+            and "--config" not in words
+        ):
             at = 2 if words[0] == "sync" else 1
             words[at:at] = ["--config", str(self.path)]
         self._capsys.readouterr()
@@ -143,7 +159,9 @@ class Workspace:
         return seed_school_side(self.sandbox, self.today, referrals=referrals)
 
     def reply(self, side: SchoolSide) -> None:
-        write_partner_replies(side, self.sandbox, self.today, {p: self.inbox(p) for p in ("cgc", "bhcare")})
+        write_partner_replies(
+            side, self.sandbox, self.today, {p: self.inbox(p) for p in ("cgc", "bhcare")}
+        )
 
     def referral(self, uid: str) -> dict[str, Any]:
         found = [r for r in self.sandbox.rows("U_SSP_REFERRALS") if r["SSP_UID"] == uid]
@@ -155,11 +173,17 @@ class Workspace:
 
     def add_consent(self, dcid: int, uid: str, partner: str = "cgc", **overrides: str) -> int:
         values = {
-            "SSP_UID": uid, "PARTNER_ID": partner, "DIRECTION": "both",
-            "DATA_CATEGORIES": "identity,enrollment,guardian_contact,referral,referral_status,visit_summary",
-            "PURPOSE": "Referral and coordination", "SIGNER_TYPE": "parent_guardian",
-            "SIGNER_NAME": "Signer of record", "SIGNED_DATE": self.day(-1), "EFFECTIVE_DATE": self.day(-1),
-            "EXPIRATION_DATE": self.day(300), "FORM_VERSION": "2026.1",
+            "SSP_UID": uid,
+            "PARTNER_ID": partner,
+            "DIRECTION": "both",
+            "DATA_CATEGORIES": ALL_CATEGORIES,
+            "PURPOSE": "Referral and coordination",
+            "SIGNER_TYPE": "parent_guardian",
+            "SIGNER_NAME": "Signer of record",
+            "SIGNED_DATE": self.day(-1),
+            "EFFECTIVE_DATE": self.day(-1),
+            "EXPIRATION_DATE": self.day(300),
+            "FORM_VERSION": "2026.1",
         }
         values.update(overrides)
         return self.sandbox.insert_row("U_SSP_CONSENTS", values, student_dcid=dcid)
@@ -230,15 +254,32 @@ def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
     path.write_text(out.getvalue(), encoding="utf-8")
 
 
-def status_row(uid: str, status: str, day: str, *, first_service: str = "", reason: str = "") -> dict[str, str]:
-    return {"referral_id": uid, "status": status, "status_date": day, "first_service_date": first_service,
-            "status_reason": reason}
+def status_row(
+    uid: str, status: str, day: str, *, first_service: str = "", reason: str = ""
+) -> dict[str, str]:
+    return {
+        "referral_id": uid,
+        "status": status,
+        "status_date": day,
+        "first_service_date": first_service,
+        "status_reason": reason,
+    }
 
 
-def visit_row(visit_id: str, student_number: str, day: str, referral_id: str = "", **overrides: str) -> dict[str, str]:
-    row = {"partner_visit_id": visit_id, "student_number": student_number, "referral_id": referral_id,
-           "visit_date": day, "time_in": "10:00", "time_out": "10:45", "service_codes": "individual_counseling",
-           "purpose_code": "follow_up", "clinician_name": "Partner clinician"}
+def visit_row(
+    visit_id: str, student_number: str, day: str, referral_id: str = "", **overrides: str
+) -> dict[str, str]:
+    row = {
+        "partner_visit_id": visit_id,
+        "student_number": student_number,
+        "referral_id": referral_id,
+        "visit_date": day,
+        "time_in": "10:00",
+        "time_out": "10:45",
+        "service_codes": "individual_counseling",
+        "purpose_code": "follow_up",
+        "clinician_name": "Partner clinician",
+    }
     row.update(overrides)
     return row
 
@@ -247,8 +288,11 @@ def tree_digest(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under `folder` (for "nothing changed" checks)."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def comparable_rows(sandbox: Sandbox, table: str) -> list[tuple[tuple[str, str], ...]]:

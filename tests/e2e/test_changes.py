@@ -13,10 +13,21 @@ def _student(ws: Workspace, n: int = 0) -> dict:
 
 
 def _referral(ws: Workspace, dcid: int, uid: str, **when) -> int:  # noqa: ANN003
-    return ws.sandbox.insert_row("U_SSP_REFERRALS", {
-        "SSP_UID": uid, "REFERRAL_DATE": ws.day(-2), "REFERRED_BY": "J. Rivera, counselor",
-        "REFERRAL_TYPE": "community", "PARTNER_ID": "cgc", "REASON": "anxiety", "URGENCY": "routine",
-        "STATUS": "new"}, student_dcid=dcid, **when)
+    return ws.sandbox.insert_row(
+        "U_SSP_REFERRALS",
+        {
+            "SSP_UID": uid,
+            "REFERRAL_DATE": ws.day(-2),
+            "REFERRED_BY": "J. Rivera, counselor",
+            "REFERRAL_TYPE": "community",
+            "PARTNER_ID": "cgc",
+            "REASON": "anxiety",
+            "URGENCY": "routine",
+            "STATUS": "new",
+        },
+        student_dcid=dcid,
+        **when,
+    )
 
 
 def test_row_committed_late_with_an_earlier_timestamp_is_still_picked_up(ws: Workspace) -> None:
@@ -41,7 +52,10 @@ def test_referral_changed_and_set_back_to_new_is_sent_again_as_a_new_record(ws: 
     summary = ws.sync()["partners"]["cgc"]
     assert (summary["referrals_sent"], summary["disclosures_recorded"]) == (1, 1)
     rows = ws.outbox_rows("cgc")
-    assert sorted((r["referral_id"], r["urgency"]) for r in rows) == [("ref-edit", "routine"), ("ref-edit", "urgent")]
+    assert sorted((r["referral_id"], r["urgency"]) for r in rows) == [
+        ("ref-edit", "routine"),
+        ("ref-edit", "urgent"),
+    ]
     assert len(ws.sandbox.rows("U_SSP_DISCLOSURES")) == 2
     assert ws.referral("ref-edit")["STATUS"] == "sent"
 
@@ -69,8 +83,13 @@ def test_partner_removed_from_the_configuration_is_marked_inactive(ws: Workspace
 
 def test_partner_renamed_in_the_configuration_is_renamed_in_the_directory(ws: Workspace) -> None:
     ws.sync()
-    ws.write_config(replace=[('name = "Child Guidance Center"', 'name = "Child & Family Guidance Center"')])
+    ws.write_config(
+        replace=[('name = "Child Guidance Center"', 'name = "Child & Family Guidance Center"')]
+    )
     ws.sync()
     names = {r["PARTNER_ID"]: r["NAME"] for r in ws.sandbox.rows("U_SSP_PARTNERS")}
-    assert names == {"cgc": "Child & Family Guidance Center", "bhcare": "Bridgeport Behavioral Health Care"}
+    assert names == {
+        "cgc": "Child & Family Guidance Center",
+        "bhcare": "Bridgeport Behavioral Health Care",
+    }
     assert len(ws.sandbox.rows("U_SSP_PARTNERS")) == 2

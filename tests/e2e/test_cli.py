@@ -8,7 +8,9 @@ from e2e_helpers import Workspace, status_row
 
 def test_partner_option_limits_the_run_to_that_partner(ws: Workspace) -> None:
     side = ws.seed(referrals=6)
-    ws.write_inbox("cgc", "status_updates_x.csv", [status_row("no-such-referral", "received", ws.day(0))])
+    ws.write_inbox(
+        "cgc", "status_updates_x.csv", [status_row("no-such-referral", "received", ws.day(0))]
+    )
     summary = ws.sync("--partner", "bhcare")
     assert set(summary["partners"]) == {"bhcare"}
     assert summary["partners"]["bhcare"]["referrals_sent"] == len(side.sent["bhcare"])
@@ -45,7 +47,9 @@ def test_bad_configuration_exits_2_naming_file_and_key(ws: Workspace) -> None:
 
 
 def test_configuration_with_a_syntax_error_exits_2_naming_the_file(ws: Workspace) -> None:
-    ws.path.write_text(ws.path.read_text(encoding="utf-8").replace("[state]", "[state"), encoding="utf-8")
+    ws.path.write_text(
+        ws.path.read_text(encoding="utf-8").replace("[state]", "[state"), encoding="utf-8"
+    )
     result = ws.ssp("sync", "run")
     assert result.code == 2 and str(ws.path) in result.stderr
 

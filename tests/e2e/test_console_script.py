@@ -24,8 +24,11 @@ pytestmark = pytest.mark.skipif(SSP is None, reason="the ssp console script is n
 
 def _env(ws: Workspace) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSP_")}
-    env.update(SSP_CLIENT_ID=ws.sandbox.client_id, SSP_CLIENT_SECRET=ws.sandbox.client_secret,
-               PYTHONUNBUFFERED="1")
+    env.update(
+        SSP_CLIENT_ID=ws.sandbox.client_id,
+        SSP_CLIENT_SECRET=ws.sandbox.client_secret,
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -51,8 +54,14 @@ def _wait_for(lines: queue.Queue[str], text: str, timeout: float) -> list[str]:
 
 def _run(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     assert SSP is not None
-    return subprocess.run([SSP, *args, "--config", str(ws.path)], env=_env(ws), cwd=ws.root,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [SSP, *args, "--config", str(ws.path)],
+        env=_env(ws),
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_console_script_runs_a_sync_and_prints_the_summary(ws: Workspace) -> None:
@@ -73,10 +82,18 @@ def test_console_script_refuses_a_second_sync_of_a_locked_partner(ws: Workspace)
     assert json.loads(busy.stdout)["status"] == "failed"
 
 
-def _start_scheduler(ws: Workspace) -> tuple[subprocess.Popen[str], queue.Queue[str], queue.Queue[str]]:
+def _start_scheduler(
+    ws: Workspace,
+) -> tuple[subprocess.Popen[str], queue.Queue[str], queue.Queue[str]]:
     assert SSP is not None
-    proc = subprocess.Popen([SSP, "sync", "schedule", "--config", str(ws.path)], env=_env(ws), cwd=ws.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [SSP, "sync", "schedule", "--config", str(ws.path)],
+        env=_env(ws),
+        cwd=ws.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     return proc, _lines(proc.stdout), _lines(proc.stderr)
 

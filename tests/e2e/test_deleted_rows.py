@@ -10,10 +10,20 @@ def _student(ws: Workspace, n: int = 0) -> dict:
 
 
 def _referral(ws: Workspace, dcid: int, uid: str) -> int:
-    return ws.sandbox.insert_row("U_SSP_REFERRALS", {
-        "SSP_UID": uid, "REFERRAL_DATE": ws.day(-2), "REFERRED_BY": "J. Rivera, counselor",
-        "REFERRAL_TYPE": "community", "PARTNER_ID": "cgc", "REASON": "anxiety", "URGENCY": "routine",
-        "STATUS": "new"}, student_dcid=dcid)
+    return ws.sandbox.insert_row(
+        "U_SSP_REFERRALS",
+        {
+            "SSP_UID": uid,
+            "REFERRAL_DATE": ws.day(-2),
+            "REFERRED_BY": "J. Rivera, counselor",
+            "REFERRAL_TYPE": "community",
+            "PARTNER_ID": "cgc",
+            "REASON": "anxiety",
+            "URGENCY": "routine",
+            "STATUS": "new",
+        },
+        student_dcid=dcid,
+    )
 
 
 def test_deleted_consent_no_longer_releases_referrals(ws: Workspace) -> None:
@@ -45,11 +55,26 @@ def test_status_update_for_a_referral_deleted_after_sending_is_quarantined(ws: W
     ws.sync()
     gone, kept = side.sent["cgc"]
     ws.sandbox.delete_row("U_SSP_REFERRALS", ws.referral(gone)["ID"])
-    ws.write_inbox("cgc", "status_updates_1.csv", [
-        {"referral_id": gone, "status": "received", "status_date": ws.day(0), "first_service_date": "",
-         "status_reason": ""},
-        {"referral_id": kept, "status": "received", "status_date": ws.day(0), "first_service_date": "",
-         "status_reason": ""}])
+    ws.write_inbox(
+        "cgc",
+        "status_updates_1.csv",
+        [
+            {
+                "referral_id": gone,
+                "status": "received",
+                "status_date": ws.day(0),
+                "first_service_date": "",
+                "status_reason": "",
+            },
+            {
+                "referral_id": kept,
+                "status": "received",
+                "status_date": ws.day(0),
+                "first_service_date": "",
+                "status_reason": "",
+            },
+        ],
+    )
     counts = ws.sync()["partners"]["cgc"]
     assert (counts["status_updates_applied"], counts["quarantined"]) == (1, 1)
     assert ws.referral(kept)["STATUS"] == "received"
@@ -81,5 +106,6 @@ def test_referral_deleted_between_sending_and_recording_does_not_block_later_run
     summary = ws.sync()
     assert summary["status"] == "ok"
     assert sorted(r["REFERRAL_UID"] for r in ws.sandbox.rows("U_SSP_DISCLOSURES")) == sorted(
-        side.sent["cgc"] + side.sent["bhcare"])
+        side.sent["cgc"] + side.sent["bhcare"]
+    )
     assert ws.sync()["status"] == "ok"

@@ -1,4 +1,5 @@
-"""A first sync against a fresh PowerSchool: what goes out, what PowerSchool records, what is kept."""
+"""A first sync against a fresh PowerSchool: what goes out, what PowerSchool records, what is
+kept locally."""
 
 from __future__ import annotations
 
@@ -33,13 +34,18 @@ def test_first_sync_summary_counts_sent_held_and_disclosed(ws: Workspace, first)
     assert cgc["referrals_sent"] == len(side.sent["cgc"]) == 6
     assert bhcare["referrals_sent"] == len(side.sent["bhcare"]) == 3
     assert cgc["disclosures_recorded"] == 6 and bhcare["disclosures_recorded"] == 3
-    assert cgc["referrals_held"] == {"total": len(HELD_CASES), "by_reason": {case: 1 for case in HELD_CASES}}
+    assert cgc["referrals_held"] == {
+        "total": len(HELD_CASES),
+        "by_reason": {case: 1 for case in HELD_CASES},
+    }
     assert bhcare["referrals_held"] == {"total": 0, "by_reason": {}}
     for key in ("run_id", "started_at", "finished_at"):
         assert summary[key]
 
 
-def test_generic_partner_gets_every_category_its_mou_and_consent_allow(ws: Workspace, first) -> None:
+def test_generic_partner_gets_every_category_its_mou_and_consent_allow(
+    ws: Workspace, first
+) -> None:
     side, summary = first
     rows = ws.outbox_rows("cgc")
     assert [r["referral_id"] for r in rows] == side.sent["cgc"]
@@ -51,13 +57,21 @@ def test_generic_partner_gets_every_category_its_mou_and_consent_allow(ws: Works
         student = ws.student(side.student_of[uid])
         referral = referrals[uid]
         assert row == {
-            "referral_id": uid, "referral_date": referral["REFERRAL_DATE"], "partner_id": "cgc",
-            "student_number": str(student["STUDENT_NUMBER"]), "first_name": student["FIRST_NAME"],
-            "last_name": student["LAST_NAME"], "date_of_birth": student["DOB"],
-            "school_name": schools[student["SCHOOLID"]], "grade": str(student["GRADE_LEVEL"]),
-            "guardian_name": student["MOTHER"] or student["FATHER"], "guardian_phone": student["HOME_PHONE"],
-            "reason_codes": referral["REASON"], "urgency": referral["URGENCY"],
-            "referred_by": referral["REFERRED_BY"], "consent_id": side.consents[uid],
+            "referral_id": uid,
+            "referral_date": referral["REFERRAL_DATE"],
+            "partner_id": "cgc",
+            "student_number": str(student["STUDENT_NUMBER"]),
+            "first_name": student["FIRST_NAME"],
+            "last_name": student["LAST_NAME"],
+            "date_of_birth": student["DOB"],
+            "school_name": schools[student["SCHOOLID"]],
+            "grade": str(student["GRADE_LEVEL"]),
+            "guardian_name": student["MOTHER"] or student["FATHER"],
+            "guardian_phone": student["HOME_PHONE"],
+            "reason_codes": referral["REASON"],
+            "urgency": referral["URGENCY"],
+            "referred_by": referral["REFERRED_BY"],
+            "consent_id": side.consents[uid],
             "consent_expires": ws.day(345),
         }
 
@@ -66,21 +80,37 @@ def test_bhcare_gets_only_identity_and_referral_in_its_own_format(ws: Workspace,
     side, _ = first
     rows = ws.outbox_rows("bhcare")
     assert [r["ClientRefNo"] for r in rows] == side.sent["bhcare"]
-    reason_codes = {"anxiety": "ANX", "depression": "DEP", "behavior": "BEH", "trauma": "TRA",
-                    "family_stress": "FAM", "grief": "GRF", "attendance": "ATT", "social_skills": "SOC"}
+    reason_codes = {
+        "anxiety": "ANX",
+        "depression": "DEP",
+        "behavior": "BEH",
+        "trauma": "TRA",
+        "family_stress": "FAM",
+        "grief": "GRF",
+        "attendance": "ATT",
+        "social_skills": "SOC",
+    }
     for row in rows:
         uid = row["ClientRefNo"]
         student = ws.student(side.student_of[uid])
         referral = ws.referral(uid)
         assert row == {
-            "ClientRefNo": uid, "ReferralDt": _us(referral["REFERRAL_DATE"]), "AgencyCode": "bhcare",
-            "StudentID": str(student["STUDENT_NUMBER"]), "FirstName": student["FIRST_NAME"],
-            "LastName": student["LAST_NAME"], "DOB": _us(student["DOB"]),
+            "ClientRefNo": uid,
+            "ReferralDt": _us(referral["REFERRAL_DATE"]),
+            "AgencyCode": "bhcare",
+            "StudentID": str(student["STUDENT_NUMBER"]),
+            "FirstName": student["FIRST_NAME"],
+            "LastName": student["LAST_NAME"],
+            "DOB": _us(student["DOB"]),
             # the bhcare MOU lists neither enrollment nor guardian_contact: those stay empty
-            "School": "", "Grade": "", "GuardianName": "", "GuardianPhone": "",
+            "School": "",
+            "Grade": "",
+            "GuardianName": "",
+            "GuardianPhone": "",
             "PresentingProblems": ";".join(reason_codes[c] for c in referral["REASON"].split(",")),
             "Priority": {"routine": "ROUTINE", "urgent": "URGENT"}[referral["URGENCY"]],
-            "ReferredBy": referral["REFERRED_BY"], "ReleaseID": side.consents[uid],
+            "ReferredBy": referral["REFERRED_BY"],
+            "ReleaseID": side.consents[uid],
             "ReleaseExpDt": _us(ws.day(345)),
         }
 
@@ -100,7 +130,11 @@ def test_sent_referrals_are_marked_sent_and_held_ones_say_why(ws: Workspace, fir
     side, summary = first
     for uid in side.sent["cgc"] + side.sent["bhcare"]:
         row = ws.referral(uid)
-        assert (row["STATUS"], row["STATUS_REASON"] or "", row["ACCESS_RESULT"]) == ("sent", "", "pending")
+        assert (row["STATUS"], row["STATUS_REASON"] or "", row["ACCESS_RESULT"]) == (
+            "sent",
+            "",
+            "pending",
+        )
         assert re.match(STAMP, row["LAST_SENT"])
         assert row["STATUS_DATE"] == ws.day(0)
     reasons = {
@@ -113,7 +147,11 @@ def test_sent_referrals_are_marked_sent_and_held_ones_say_why(ws: Workspace, fir
     }
     for uid, case in side.held.items():
         row = ws.referral(uid)
-        assert (row["STATUS"], row["STATUS_REASON"], row["LAST_SENT"]) == ("new", reasons[case], None)
+        assert (row["STATUS"], row["STATUS_REASON"], row["LAST_SENT"]) == (
+            "new",
+            reasons[case],
+            None,
+        )
     for uid in side.school_based:  # no partner: served in school, never sent, never held
         row = ws.referral(uid)
         assert (row["STATUS"], row["STATUS_REASON"], row["LAST_SENT"]) == ("new", None, None)
@@ -131,16 +169,28 @@ def test_one_disclosure_row_and_one_local_entry_per_record_sent(ws: Workspace, f
         referral = ws.referral(uid)
         assert row["STUDENTSDCID"] == side.student_of[uid]
         assert (row["PARTNER_ID"], row["DIRECTION"], row["LEGAL_BASIS"], row["RUN_ID"]) == (
-            sent[uid], "to_partner", f"consent:{side.consents[uid]}", summary["run_id"])
-        assert row["DATA_CATEGORIES"] == (CGC_CATEGORIES if sent[uid] == "cgc" else BHCARE_CATEGORIES)
+            sent[uid],
+            "to_partner",
+            f"consent:{side.consents[uid]}",
+            summary["run_id"],
+        )
+        assert row["DATA_CATEGORIES"] == (
+            CGC_CATEGORIES if sent[uid] == "cgc" else BHCARE_CATEGORIES
+        )
         assert row["DISCLOSED_AT"] == referral["LAST_SENT"]
         assert row["PURPOSE"]
         entry = local[row["SSP_UID"]]
-        assert (entry["referral_uid"], entry["partner_id"], entry["disclosed_at"], entry["pushed"]) == (
-            uid, sent[uid], row["DISCLOSED_AT"], 1)
+        assert (
+            entry["referral_uid"],
+            entry["partner_id"],
+            entry["disclosed_at"],
+            entry["pushed"],
+        ) == (uid, sent[uid], row["DISCLOSED_AT"], 1)
 
 
-def test_disclosures_command_prints_the_students_record_as_json_and_csv(ws: Workspace, first) -> None:
+def test_disclosures_command_prints_the_students_record_as_json_and_csv(
+    ws: Workspace, first
+) -> None:
     side, summary = first
     uid = side.sent["bhcare"][0]
     number = str(ws.student(side.student_of[uid])["STUDENT_NUMBER"])
@@ -149,8 +199,12 @@ def test_disclosures_command_prints_the_students_record_as_json_and_csv(ws: Work
     record = result.json
     assert record["student_number"] == number
     [entry] = record["disclosures"]
-    assert (entry["partner_id"], entry["referral_uid"], entry["direction"], entry["legal_basis"]) == (
-        "bhcare", uid, "to_partner", f"consent:{side.consents[uid]}")
+    assert (
+        entry["partner_id"],
+        entry["referral_uid"],
+        entry["direction"],
+        entry["legal_basis"],
+    ) == ("bhcare", uid, "to_partner", f"consent:{side.consents[uid]}")
     assert entry["data_categories"] == BHCARE_CATEGORIES
     assert entry["run_id"] == summary["run_id"]
 
@@ -171,26 +225,40 @@ def test_partner_directory_matches_the_configuration(ws: Workspace, first) -> No
     assert [r["PARTNER_ID"] for r in rows] == sorted(config)
     for row in rows:
         partner = config[row["PARTNER_ID"]]
-        assert (row["NAME"], row["SERVICES"], row["MOU_EFFECTIVE"], row["MOU_EXPIRES"], row["ACTIVE"]) == (
-            partner.name, partner.services, partner.mou.effective.isoformat(),
-            partner.mou.expires.isoformat(), 1)
+        assert (
+            row["NAME"],
+            row["SERVICES"],
+            row["MOU_EFFECTIVE"],
+            row["MOU_EXPIRES"],
+            row["ACTIVE"],
+        ) == (
+            partner.name,
+            partner.services,
+            partner.mou.effective.isoformat(),
+            partner.mou.expires.isoformat(),
+            1,
+        )
         assert len(row["SSP_UID"]) == 36
 
 
 def test_sent_status_date_is_the_district_day_when_utc_is_already_tomorrow(ws: Workspace) -> None:
     from zoneinfo import ZoneInfo
 
+    from e2e_helpers import TIMEZONE
+
     from connector.cli import open_client, open_feeds
     from connector.engine import SyncRun
     from connector.state import StateStore
-    from e2e_helpers import TIMEZONE
 
     side = ws.seed(referrals=3)
     late = dt.datetime.combine(ws.today, dt.time(23, 30), ZoneInfo(TIMEZONE))  # 04:30 UTC next day
     config = ws.config
-    with open_client(config, ws.credentials) as client, open_feeds(config) as feeds, \
-            StateStore.open_dir(config.state_dir) as state:
+    with (
+        open_client(config, ws.credentials) as client,
+        open_feeds(config) as feeds,
+        StateStore.open_dir(config.state_dir) as state,
+    ):
         SyncRun(config, client, state, feeds, now=late).execute()
     row = ws.referral(side.sent["cgc"][0])
-    assert row["LAST_SENT"] == late.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    assert row["LAST_SENT"] == late.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     assert row["STATUS_DATE"] == ws.day(0)

@@ -7,15 +7,22 @@ import datetime as dt
 
 from e2e_helpers import Workspace
 
-ALL_CGC = "identity,enrollment,guardian_contact,referral,referral_status,visit_summary"
-
 
 def _referral(ws: Workspace, dcid: int, uid: str, partner: str = "cgc") -> None:
-    ws.sandbox.insert_row("U_SSP_REFERRALS", {
-        "SSP_UID": uid, "REFERRAL_DATE": ws.day(-2), "REFERRED_BY": "J. Rivera, counselor",
-        "REFERRAL_TYPE": "community", "PARTNER_ID": partner, "REASON": "anxiety", "URGENCY": "routine",
-        "STATUS": "new",
-    }, student_dcid=dcid)
+    ws.sandbox.insert_row(
+        "U_SSP_REFERRALS",
+        {
+            "SSP_UID": uid,
+            "REFERRAL_DATE": ws.day(-2),
+            "REFERRED_BY": "J. Rivera, counselor",
+            "REFERRAL_TYPE": "community",
+            "PARTNER_ID": partner,
+            "REASON": "anxiety",
+            "URGENCY": "routine",
+            "STATUS": "new",
+        },
+        student_dcid=dcid,
+    )
 
 
 def _minor(ws: Workspace, n: int = 0) -> dict:
@@ -25,16 +32,22 @@ def _minor(ws: Workspace, n: int = 0) -> dict:
 def _adult(ws: Workspace) -> dict:
     for student in ws.sandbox.students():
         dob = dt.date.fromisoformat(student["DOB"])
-        if student["GRADE_LEVEL"] == 12 and dob.replace(year=dob.year + 18) <= ws.today - dt.timedelta(days=1):
+        if student["GRADE_LEVEL"] == 12 and dob.replace(
+            year=dob.year + 18
+        ) <= ws.today - dt.timedelta(days=1):
             return student
     raise AssertionError("the sandbox seeds no adult student")
 
 
-def _held(ws: Workspace, summary: dict, uid: str, code: str, reason: str, partner: str = "cgc") -> None:
+def _held(
+    ws: Workspace, summary: dict, uid: str, code: str, reason: str, partner: str = "cgc"
+) -> None:
     row = ws.referral(uid)
     assert (row["STATUS"], row["STATUS_REASON"], row["LAST_SENT"]) == ("new", reason, None)
     assert summary["partners"][partner]["referrals_held"]["by_reason"].get(code, 0) >= 1
-    assert uid not in [r.get("referral_id") or r.get("ClientRefNo") for r in ws.outbox_rows(partner)]
+    assert uid not in [
+        r.get("referral_id") or r.get("ClientRefNo") for r in ws.outbox_rows(partner)
+    ]
     assert uid not in [r["REFERRAL_UID"] for r in ws.sandbox.rows("U_SSP_DISCLOSURES")]
 
 
@@ -47,19 +60,26 @@ def _sent(ws: Workspace, summary: dict, uid: str, consent_uid: str, partner: str
     assert disclosure["LEGAL_BASIS"] == f"consent:{consent_uid}"
 
 
-def test_referral_without_consent_waits_and_goes_once_a_valid_consent_is_signed(ws: Workspace) -> None:
+def test_referral_without_consent_waits_and_goes_once_a_valid_consent_is_signed(
+    ws: Workspace,
+) -> None:
     student = _minor(ws)
     _referral(ws, student["DCID"], "ref-wait")
     _held(ws, ws.sync(), "ref-wait", "awaiting_consent", "awaiting consent")
 
-    ws.add_consent(student["DCID"], "con-late", DATA_CATEGORIES=ALL_CGC)
+    ws.add_consent(student["DCID"], "con-late")
     _sent(ws, ws.sync(), "ref-wait", "con-late")
 
 
 def test_expired_consent_holds_until_a_new_one_is_signed(ws: Workspace) -> None:
     student = _minor(ws)
-    ws.add_consent(student["DCID"], "con-old", SIGNED_DATE=ws.day(-400), EFFECTIVE_DATE=ws.day(-400),
-                   EXPIRATION_DATE=ws.day(-1))
+    ws.add_consent(
+        student["DCID"],
+        "con-old",
+        SIGNED_DATE=ws.day(-400),
+        EFFECTIVE_DATE=ws.day(-400),
+        EXPIRATION_DATE=ws.day(-1),
+    )
     _referral(ws, student["DCID"], "ref-exp")
     _held(ws, ws.sync(), "ref-exp", "consent_expired", "consent expired")
 
@@ -79,7 +99,13 @@ def test_consent_for_the_other_direction_only_holds_the_referral(ws: Workspace) 
     student = _minor(ws)
     ws.add_consent(student["DCID"], "con-in", DIRECTION="from_partner")
     _referral(ws, student["DCID"], "ref-dir")
-    _held(ws, ws.sync(), "ref-dir", "consent_wrong_direction", "consent direction does not allow sending")
+    _held(
+        ws,
+        ws.sync(),
+        "ref-dir",
+        "consent_wrong_direction",
+        "consent direction does not allow sending",
+    )
 
 
 def test_consent_not_covering_the_referral_category_holds_the_referral(ws: Workspace) -> None:
@@ -98,9 +124,17 @@ def test_consent_for_another_partner_does_not_release_the_referral(ws: Workspace
 
 def test_student_who_turned_18_needs_their_own_consent(ws: Workspace) -> None:
     student = _adult(ws)
-    ws.add_consent(student["DCID"], "con-parent", SIGNED_DATE=ws.day(-400), EFFECTIVE_DATE=ws.day(-400))
+    ws.add_consent(
+        student["DCID"], "con-parent", SIGNED_DATE=ws.day(-400), EFFECTIVE_DATE=ws.day(-400)
+    )
     _referral(ws, student["DCID"], "ref-adult")
-    _held(ws, ws.sync(), "ref-adult", "student_is_18", "student is 18: needs the student's own consent")
+    _held(
+        ws,
+        ws.sync(),
+        "ref-adult",
+        "student_is_18",
+        "student is 18: needs the student's own consent",
+    )
 
     ws.add_consent(student["DCID"], "con-self", SIGNER_TYPE="eligible_student")
     _sent(ws, ws.sync(), "ref-adult", "con-self")
@@ -110,7 +144,13 @@ def test_minor_own_consent_cannot_release_school_records(ws: Workspace) -> None:
     student = _minor(ws)
     ws.add_consent(student["DCID"], "con-minor", SIGNER_TYPE="minor_self")
     _referral(ws, student["DCID"], "ref-minor")
-    _held(ws, ws.sync(), "ref-minor", "minor_self_outbound", "a minor's own consent cannot release school records")
+    _held(
+        ws,
+        ws.sync(),
+        "ref-minor",
+        "minor_self_outbound",
+        "a minor's own consent cannot release school records",
+    )
 
 
 def test_expired_mou_holds_every_referral_to_that_partner(ws: Workspace) -> None:
@@ -142,8 +182,12 @@ def test_mou_not_yet_in_force_holds_until_it_starts(ws: Workspace) -> None:
 
 
 def test_mou_not_listing_the_referral_category_holds_the_referral(ws: Workspace) -> None:
-    ws.write_config(replace=[('to_partner = ["identity", "referral"]', 'to_partner = ["identity"]')])
+    ws.write_config(
+        replace=[('to_partner = ["identity", "referral"]', 'to_partner = ["identity"]')]
+    )
     student = _minor(ws)
     ws.add_consent(student["DCID"], "con-bh", partner="bhcare")
     _referral(ws, student["DCID"], "ref-bh", partner="bhcare")
-    _held(ws, ws.sync(), "ref-bh", "mou_categories", "MOU does not allow referral", partner="bhcare")
+    _held(
+        ws, ws.sync(), "ref-bh", "mou_categories", "MOU does not allow referral", partner="bhcare"
+    )

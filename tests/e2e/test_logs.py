@@ -13,18 +13,32 @@ from ssp.demo_scenario import revoke_one_consent
 
 
 def _forbidden(ws: Workspace, dcids: set[int]) -> list[str]:
-    words: set[str] = {ws.sandbox.client_secret, "Private note", "Parent of record", "Signer of record"}
+    words: set[str] = {
+        ws.sandbox.client_secret,
+        "Private note",
+        "Parent of record",
+        "Signer of record",
+    }
     for student in ws.sandbox.students():
         if student["DCID"] not in dcids:
             continue
         dob = dt.date.fromisoformat(student["DOB"])
-        words |= {student["FIRST_NAME"], student["LAST_NAME"], student["LASTFIRST"], dob.isoformat(),
-                  dob.strftime("%m/%d/%Y"), student["MOTHER"] or "", student["FATHER"] or "",
-                  student["HOME_PHONE"] or ""}
+        words |= {
+            student["FIRST_NAME"],
+            student["LAST_NAME"],
+            student["LASTFIRST"],
+            dob.isoformat(),
+            dob.strftime("%m/%d/%Y"),
+            student["MOTHER"] or "",
+            student["FATHER"] or "",
+            student["HOME_PHONE"] or "",
+        }
     return sorted(w for w in words if w)
 
 
-def test_debug_logs_of_a_full_scenario_carry_no_names_dates_of_birth_notes_or_secrets(ws: Workspace) -> None:
+def test_debug_logs_of_a_full_scenario_carry_no_names_dates_of_birth_notes_or_secrets(
+    ws: Workspace,
+) -> None:
     side = ws.seed(referrals=9)
     stderr = []
     first = ws.ssp("sync", "run", verbose=True)
@@ -36,11 +50,26 @@ def test_debug_logs_of_a_full_scenario_carry_no_names_dates_of_birth_notes_or_se
     number = str(ws.student(side.student_of[uid])["STUDENT_NUMBER"])
     student = ws.student(side.student_of[uid])
     # a partner echoing a name and a note into free-text fields
-    ws.write_inbox("cgc", "visits_names.csv", [visit_row(
-        "CGC-N", number, ws.day(0), uid, clinician_name=f"{student['FIRST_NAME']} {student['LAST_NAME']}",
-        time_in=student["DOB"])])
-    for args in (("sync", "run"), ("sync", "run", "--dry-run"), ("sync", "status"),
-                 ("disclosures", "--student", number)):
+    ws.write_inbox(
+        "cgc",
+        "visits_names.csv",
+        [
+            visit_row(
+                "CGC-N",
+                number,
+                ws.day(0),
+                uid,
+                clinician_name=f"{student['FIRST_NAME']} {student['LAST_NAME']}",
+                time_in=student["DOB"],
+            )
+        ],
+    )
+    for args in (
+        ("sync", "run"),
+        ("sync", "run", "--dry-run"),
+        ("sync", "status"),
+        ("disclosures", "--student", number),
+    ):
         result = ws.ssp(*args, verbose=True)
         assert result.code == 0, args
         stderr.append(result.stderr)
@@ -57,6 +86,9 @@ def test_debug_logs_of_a_full_scenario_carry_no_names_dates_of_birth_notes_or_se
         if line.startswith("ssp: error:"):
             continue
         json.loads(line)  # JSON lines when stderr is not a terminal
-    leaks = [w for w in _forbidden(ws, set(side.student_of.values()))
-             if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)]
+    leaks = [
+        w
+        for w in _forbidden(ws, set(side.student_of.values()))
+        if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
+    ]
     assert leaks == [], f"found in the logs: {len(leaks)} private value(s)"

@@ -13,9 +13,18 @@ def _student(ws: Workspace, n: int = 0) -> dict:
 
 
 def _bare_referral(ws: Workspace, dcid: int) -> int:
-    return ws.sandbox.insert_row("U_SSP_REFERRALS", {
-        "REFERRAL_DATE": ws.day(-1), "REFERRED_BY": "M. Chen, social worker", "REFERRAL_TYPE": "community",
-        "PARTNER_ID": "cgc", "REASON": "grief", "URGENCY": "routine"}, student_dcid=dcid)
+    return ws.sandbox.insert_row(
+        "U_SSP_REFERRALS",
+        {
+            "REFERRAL_DATE": ws.day(-1),
+            "REFERRED_BY": "M. Chen, social worker",
+            "REFERRAL_TYPE": "community",
+            "PARTNER_ID": "cgc",
+            "REASON": "grief",
+            "URGENCY": "routine",
+        },
+        student_dcid=dcid,
+    )
 
 
 def test_row_without_uid_or_status_gets_them_and_is_sent(ws: Workspace) -> None:
@@ -53,9 +62,18 @@ def test_row_without_uid_or_status_and_no_consent_is_held_as_new(ws: Workspace) 
 
 
 def test_visit_entered_without_uid_gets_one(ws: Workspace) -> None:
-    visit_id = ws.sandbox.insert_row("U_SSP_VISITS", {
-        "VISIT_DATE": ws.day(0), "TIME_IN": "09:00", "TIME_OUT": "09:30", "STAFF_ROLE": "counselor",
-        "PURPOSE": "check_in", "SOURCE": "school"}, student_dcid=_student(ws)["DCID"])
+    visit_id = ws.sandbox.insert_row(
+        "U_SSP_VISITS",
+        {
+            "VISIT_DATE": ws.day(0),
+            "TIME_IN": "09:00",
+            "TIME_OUT": "09:30",
+            "STAFF_ROLE": "counselor",
+            "PURPOSE": "check_in",
+            "SOURCE": "school",
+        },
+        student_dcid=_student(ws)["DCID"],
+    )
     ws.sync()
     uid = ws.sandbox.row("U_SSP_VISITS", visit_id)["SSP_UID"]
     assert str(uuid.UUID(uid)) == uid

@@ -41,17 +41,29 @@ def test_no_change_rerun_has_no_effects(ws: Workspace) -> None:
     summary = ws.sync()
 
     methods = Counter((e.method, _stream_of(e.path)) for e in ws.sandbox.request_log)
-    writes = [e for e in ws.sandbox.request_log if e.method in ("PUT", "DELETE", "PATCH")
-              or (e.method == "POST" and e.path.startswith("/ws/schema/table/"))]
+    writes = [
+        e
+        for e in ws.sandbox.request_log
+        if e.method in ("PUT", "DELETE", "PATCH")
+        or (e.method == "POST" and e.path.startswith("/ws/schema/table/"))
+    ]
     assert writes == []
     assert {t: ws.sandbox.rows(t) for t in SSP_TABLES} == rows
     assert tree_digest(ws.root / "feeds") == feeds  # no outbox file, inbox untouched
     assert tree_digest(ws.state_dir / "partners") == state  # no archive or quarantine file
     assert ws.state_rows("disclosures") == disclosures
     for partner, counts in summary["partners"].items():
-        assert {k: v for k, v in counts.items() if k not in ("referrals_held", "http_requests")} == {
-            "referrals_sent": 0, "revocations_sent": 0, "status_updates_applied": 0, "visits_created": 0,
-            "duplicates_skipped": 0, "stale_skipped": 0, "quarantined": 0, "disclosures_recorded": 0,
+        assert {
+            k: v for k, v in counts.items() if k not in ("referrals_held", "http_requests")
+        } == {
+            "referrals_sent": 0,
+            "revocations_sent": 0,
+            "status_updates_applied": 0,
+            "visits_created": 0,
+            "duplicates_skipped": 0,
+            "stale_skipped": 0,
+            "quarantined": 0,
+            "disclosures_recorded": 0,
         }, partner
         assert counts["http_requests"] == 0, partner
     assert methods, "the rerun made no request at all"

@@ -103,10 +103,13 @@ def test_stop_requested_mid_run_ends_between_records_and_the_next_run_finishes(
     assert sorted(r["STATUS"] for r in referrals).count("sent") == 6
     assert len(ws.sandbox.rows("U_SSP_DISCLOSURES")) == 6
     assert sorted(r["referral_id"] for r in ws.outbox_rows("cgc")) == sorted(
-        r["SSP_UID"] for r in referrals if r["PARTNER_ID"] == "cgc" and r["STATUS"] == "sent")
+        r["SSP_UID"] for r in referrals if r["PARTNER_ID"] == "cgc" and r["STATUS"] == "sent"
+    )
 
 
-def test_second_sync_of_a_partner_being_synced_fails_fast_with_the_lock_message(ws: Workspace) -> None:
+def test_second_sync_of_a_partner_being_synced_fails_fast_with_the_lock_message(
+    ws: Workspace,
+) -> None:
     ws.seed(referrals=3)
     with partner_lock(ws.state_dir, "cgc"):  # another process is syncing cgc
         result = ws.ssp("sync", "run", "--partner", "cgc")
