@@ -215,3 +215,54 @@ def test_reprs_of_records_carrying_personal_data_hide_it(captured: Captured) -> 
     assert len(objects) > 20
     texts = [repr(o) for o in objects] + captured.client_reprs
     assert [t for t in texts if captured.needles.found(t)] == []
+
+
+# -- the partner API token ------------------------------------------------------------------------
+
+PARTNER_API = "https://api.partner.example/ssp/v1"
+PARTNER_TOKEN = "ptok-9c8b7a6f5e4d3c2b1a"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, f'{{"error": "bad token Bearer {PARTNER_TOKEN}"}}'),  # a server echoing the header
+        (500, f"<html>Authorization: Bearer {PARTNER_TOKEN}</html>"),
+        (200, f"<html>maintenance; your request carried Bearer {PARTNER_TOKEN}</html>"),
+        (302, ""),
+    ],
+)
+def test_the_partner_api_token_never_reaches_logs_errors_or_reprs(
+    status: int, body: str, tmp_path: Path
+) -> None:
+    import responses
+
+    from connector.feeds.http_feed import HttpFeed
+    from connector.mapping import load_mapping
+    from connector.retry import RetryPolicy
+
+    buffer = io.StringIO()
+    setup_logging(verbose=True, stream=buffer)
+    try:
+        with responses.RequestsMock() as mock:
+            headers = {"Location": "https://elsewhere.example/x"} if status == 302 else {}
+            mock.get(f"{PARTNER_API}/status_updates", status=status, body=body, headers=headers)
+            feed = HttpFeed(
+                "cgc",
+                load_mapping("generic", base_dir=tmp_path),
+                base_url=PARTNER_API,
+                token=PARTNER_TOKEN,
+                state_dir=tmp_path / "state",
+                policy=RetryPolicy(sleep=lambda _s: None, max_attempts=3, base_delay=0.0),
+            )
+            with pytest.raises(SSPError) as info:
+                list(feed.inbound("status_update"))
+            assert not any("elsewhere" in c.request.url for c in mock.calls)
+        texts = [buffer.getvalue(), str(info.value), repr(info.value), repr(feed)]
+        assert [t for t in texts if PARTNER_TOKEN in t] == []
+        figures.add("exception messages scanned")
+    finally:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if getattr(h, "_ssp", False)]:
+            root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
