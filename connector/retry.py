@@ -4,7 +4,9 @@ One call = one `RetryBudget` (attempt count + total deadline). `send()` retries 
 retrying (429, 500, 502, 503, 504, connection errors and resets, read time-outs, a redirect to an
 outage host, a 2xx whose body is not JSON) with exponential backoff and full jitter, honouring
 `Retry-After` as seconds or as an HTTP date, each wait capped at `max_delay`, and gives up with
-`RetriesExhaustedError` rather than sleep past the deadline.
+`RetriesExhaustedError` rather than sleep past the deadline. Given a `Throttle`, a 429 also holds
+every other request sharing it until the Retry-After has passed: a client with N workers backs off
+as one instead of keeping N requests in flight into a server that asked for fewer.
 
 Writes: a request that is not idempotent (POST insert) is only re-sent when it certainly did not
 take effect (429, outage redirect, connection never made). Any other failure after the request may
@@ -20,6 +22,7 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from ssp.errors import RunError, TransientError
 __all__ = [
     "RetryPolicy",
     "RetryBudget",
+    "Throttle",
     "RetriesExhaustedError",
     "AmbiguousRequestError",
     "send",
@@ -145,6 +149,30 @@ class RetryBudget:
         policy.sleep(delay)
 
 
+class Throttle:
+    """A pause shared by every request of one client: set by a 429's Retry-After, waited out
+    before each attempt. Thread-safe; sleeps through the policy, so tests never really wait."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+
+    def hold(self, seconds: float) -> None:
+        """No request may start before `seconds` from now (capped at the policy's max_delay)."""
+        until = self.policy.clock() + min(max(seconds, 0.0), self.policy.max_delay)
+        with self._lock:
+            if until > self._resume_at:
+                self._resume_at = until
+                log.info("PowerSchool asked to slow down: requests pause %.2f s", seconds)
+
+    def wait(self) -> None:
+        with self._lock:
+            remaining = self._resume_at - self.policy.clock()
+        if remaining > 0:
+            self.policy.sleep(remaining)
+
+
 def endpoint_name(method: str, url: str) -> str:
     """`GET /ws/schema/table/u_ssp_partners`: method and path only, never the query string."""
     return f"{method.upper()} {urlsplit(url).path or '/'}"
@@ -187,6 +215,7 @@ def send(
     budget: RetryBudget | None = None,
     idempotent: bool | None = None,
     on_attempt: Callable[[], None] | None = None,
+    throttle: Throttle | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """Send with retries; return the first response that is not transient (any status).
@@ -194,6 +223,7 @@ def send(
     Raises `RetriesExhaustedError` when the budget runs out and `AmbiguousRequestError` when a
     non-idempotent request (POST/PATCH unless `idempotent=True`) may have taken effect.
     Redirects are never followed: a redirect to an outage host is transient, others are returned.
+    `throttle`: waited out before each attempt, and held by every 429 with a Retry-After.
     """
     budget = budget or policy.budget()
     method = method.upper()
@@ -202,6 +232,8 @@ def send(
     endpoint = endpoint_name(method, url)
     kwargs["allow_redirects"] = False
     while True:
+        if throttle is not None:
+            throttle.wait()
         budget.attempts += 1
         outcome = _attempt(session, method, url, policy, budget, endpoint, kwargs)
         if on_attempt is not None:
@@ -209,6 +241,8 @@ def send(
         if isinstance(outcome, requests.Response):
             return outcome
         reason, retry_after, safe = outcome
+        if throttle is not None and retry_after is not None and reason == "HTTP 429":
+            throttle.hold(retry_after)
         budget.transient_failures += 1
         if not idempotent and not safe:
             raise AmbiguousRequestError(endpoint, reason)

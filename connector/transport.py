@@ -21,7 +21,14 @@ import requests
 from connector.auth import TokenManager
 from connector.endpoints import METADATA_PATH, checked_base_url, new_session, raise_for_status
 from connector.normalise import ShapeError, as_dict
-from connector.retry import RetriesExhaustedError, RetryBudget, RetryPolicy, json_body, send
+from connector.retry import (
+    RetriesExhaustedError,
+    RetryBudget,
+    RetryPolicy,
+    Throttle,
+    json_body,
+    send,
+)
 from ssp.config import Credentials
 from ssp.errors import ConfigError, PowerSchoolError
 
@@ -71,6 +78,7 @@ class PowerSchoolTransport:
         self._policy = RetryPolicy(
             deadline=retry_deadline, max_delay=max_delay, sleep=sleep, clock=clock
         )
+        self._throttle = Throttle(self._policy)  # one 429 pauses every worker of this client
         self._client_id = credentials.client_id
         self._auth = TokenManager(
             self.base_url,
@@ -201,6 +209,7 @@ class PowerSchoolTransport:
                     budget=budget,
                     idempotent=idempotent,
                     on_attempt=self._counted,
+                    throttle=self._throttle,
                     params=params,
                     json=json,
                     headers=headers,
