@@ -84,15 +84,33 @@ def table_record(record: Any, table: str | None = None) -> dict[str, Any]:
     tables = as_dict(record.get("tables"), "record.tables")
     inner = _pick_table(tables, table or str(record.get("name") or ""))
     # JSON keys are always str; most values already are (fast path: 100,000-row reads)
-    row = {k.lower(): v if v.__class__ is str else _text(v) for k, v in inner.items()}
-    if "id" in record and record["id"] not in (None, ""):
-        row["id"] = _text(record["id"])
+    keys = _lowered(tuple(inner))
+    row = {k: v if v.__class__ is str else _text(v) for k, v in zip(keys, inner.values())}
+    row_id = record.get("id")
+    if row_id is not None and row_id != "":
+        row["id"] = row_id if row_id.__class__ is str else _text(row_id)
     return row
+
+
+_LOWERED: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _lowered(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys in lower case, worked out once per column set (every row of a read shares it)."""
+    low = _LOWERED.get(keys)
+    if low is None:
+        low = tuple(str(key).lower() for key in keys)
+        if len(_LOWERED) < 1024:
+            _LOWERED[keys] = low
+    return low
 
 
 def _pick_table(tables: dict[str, Any], table: str) -> dict[str, Any]:
     """The named table's columns, matching the key case-insensitively (or the only entry)."""
     wanted = table.lower()
+    exact = tables.get(wanted)
+    if isinstance(exact, dict):
+        return exact
     for key, value in tables.items():
         if str(key).lower() == wanted:
             return as_dict(value, "record.tables." + wanted)
