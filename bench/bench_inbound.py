@@ -10,8 +10,9 @@ baseline and 10,000 for the engine, each student with a consent for partner `cgc
   - engine:   a partner CSV of 10,000 status updates dropped in cgc's inbox and `run_sync` timed
               end to end (directory, three incremental streams, the inbound file, the ledger),
               at the default `max_workers = 4` and again at 8;
-  - 429s:     the engine again with 0.5% of the writes answered 429 (Retry-After 1 s, seconds and
-              HTTP-date forms alternating): it must finish with every referral updated.
+  - 429s:     the engine again with 0.2% of the writes answered 429 (Retry-After 1 s, seconds and
+              HTTP-date forms alternating; each pauses all of the client's workers, see
+              connector/retry.Throttle): it must finish with every referral updated.
 Every engine run is checked: all updates applied, none quarantined, each referral's STATUS right.
 
     python bench/bench_inbound.py [--updates 10000] [--quick]
@@ -96,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--rate-429", type=float, default=0.005)
+    parser.add_argument("--rate-429", type=float, default=0.002)
     parser.add_argument("--quick", action="store_true", help="2,000 updates")
     opts = parser.parse_args()
     if opts.quick:
