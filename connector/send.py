@@ -188,12 +188,26 @@ def _plan_referrals(
     return planned
 
 
+def _hold_already_sent(ctx: RunContext, uid: str, entry: OutboundEntry) -> None:
+    """Staff set a referral back to `new` without changing it: the same record never goes out
+    twice (SPEC 5), so say why it stays `new` rather than leave it without a reason."""
+    mirrored = ctx.state.get("referrals", uid)
+    if mirrored is not None:
+        day = (entry.written_at or entry.planned_at)[:10]
+        _hold(ctx, mirrored, f"already sent unchanged on {day}: change the referral to send it again")
+
+
 def send_referrals(ctx: RunContext, feed: Feed, partner: Partner) -> None:
     stats = ctx.summary.partner(partner.id)
     candidates = _plan_referrals(ctx, feed, partner)
-    fresh = [(rid, row, detail) for rid, row, detail in candidates
-             if ctx.state.get_outbound(partner.id, "referrals", rid) is None]
-    stats.duplicates_skipped += len(candidates) - len(fresh)
+    fresh = []
+    for rid, row, detail in candidates:
+        sent_before = ctx.state.get_outbound(partner.id, "referrals", rid)
+        if sent_before is None:
+            fresh.append((rid, row, detail))
+        else:
+            stats.duplicates_skipped += 1
+            _hold_already_sent(ctx, detail["referral_uid"], sent_before)
     if not fresh:
         return
     if ctx.dry_run:

@@ -93,3 +93,20 @@ def test_partner_renamed_in_the_configuration_is_renamed_in_the_directory(ws: Wo
         "bhcare": "Bridgeport Behavioral Health Care",
     }
     assert len(ws.sandbox.rows("U_SSP_PARTNERS")) == 2
+
+
+def test_unchanged_referral_set_back_to_new_is_not_resent_and_says_why(ws: Workspace) -> None:
+    student = _student(ws)
+    ws.add_consent(student["DCID"], "con-1")
+    row_id = _referral(ws, student["DCID"], "ref-again")
+    ws.sync()
+    ws.sandbox.update_row("U_SSP_REFERRALS", row_id, {"STATUS": "new"})
+    summary = ws.sync()["partners"]["cgc"]
+    assert (summary["referrals_sent"], summary["duplicates_skipped"]) == (0, 1)
+    row = ws.referral("ref-again")
+    assert row["STATUS"] == "new"
+    assert row["STATUS_REASON"] == (
+        f"already sent unchanged on {ws.state_rows('outbound')[0]['written_at'][:10]}: "
+        "change the referral to send it again"
+    )
+    assert len(ws.outbox_rows("cgc")) == 1 and len(ws.sandbox.rows("U_SSP_DISCLOSURES")) == 1
