@@ -12,30 +12,7 @@ import pytest
 from plugin.catalogue import Catalogue, load_catalogue
 from ssp.config import SSPConfig, demo_config_text, parse_config_text
 
-DATA = Path(__file__).parent / "data"
-
-BASE_CONFIG = textwrap.dedent(
-    """
-    [district]
-    name = "Test District"
-    publisher = "Test District"
-    contact_email = "sis@district.example.org"
-    query_namespace = "org.testdistrict.ssp"
-
-    [powerschool]
-    base_url = "https://district.powerschool.example"
-    """
-)
-
-PARTNER = textwrap.dedent(
-    """
-    [[partners]]
-    id = "cgc"
-    name = "{name}"
-    feed = {{ kind = "csv", inbox = "in", outbox = "out" }}
-    mou = {{ effective = 2026-08-01, expires = 2027-07-31, to_partner = ["identity", "referral"] }}
-    """
-)
+from plugin_configs import BASE_CONFIG, DATA, PARTNER  # noqa: F401 - re-exported for fixtures
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import DATA, PARTNER
+from plugin_configs import DATA, PARTNER
 from lxml import etree
 from pagehelpers import grids, strip_allowed_tags
 
@@ -35,7 +35,7 @@ def hostile(make_config) -> SSPConfig:
 
 @pytest.fixture
 def hostile_publisher(write_config) -> SSPConfig:
-    from conftest import BASE_CONFIG
+    from plugin_configs import BASE_CONFIG
 
     from ssp.config import load_config
 

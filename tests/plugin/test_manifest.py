@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from plugin_configs import DATA
 from lxml import etree
 
 from plugin.build import data_files, ui_files

@@ -160,7 +160,7 @@ def test_in_a_browser_new_rows_post_a_uuid_defaults_and_joined_codes(
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
 def test_in_a_browser_hostile_labels_stay_text(make_config, tmp_path: Path) -> None:
-    from conftest import PARTNER
+    from plugin_configs import PARTNER
 
     marker = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','1')\">"
     config = make_config(
