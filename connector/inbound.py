@@ -103,7 +103,7 @@ class _BatchSession:
         self.ctx, self.partner, self.batch, self.mapping = ctx, partner, batch, mapping
         self.referrals: dict[str, dict[str, Any]] = {}
         self.visit_ids: set[str] = set()
-        self.students: dict[str, str] = {}
+        self.students: dict[str, tuple[str, str]] = {}  # student number -> (DCID, DOB)
         self._sent: set[str] | None = None
         self._consents: dict[str, list[Consent]] = {}
 
@@ -132,20 +132,20 @@ class _BatchSession:
         return mirrored.ps_id, self.referrals[uid]
 
     def student_dcids(self, numbers: set[str]) -> None:
-        """Resolve student numbers to DCIDs: the mirror first, then one PowerQuery per chunk."""
+        """Resolve student numbers to (DCID, date of birth): the referral mirror first, then one
+        PowerQuery per chunk for the rest."""
         missing = {n for n in numbers if n and n not in self.students}
-        for kind in ("referrals", "consents"):
-            if not missing:
-                break
-            for mirrored in self.ctx.state.mirror_rows(kind):
+        if missing:
+            for mirrored in self.ctx.state.mirror_rows("referrals"):
                 number = str(mirrored.row.get("student_number") or "")
                 if number in missing:
-                    self.students[number] = mirrored.student_dcid
+                    self.students[number] = (mirrored.student_dcid, str(mirrored.row.get("dob") or ""))
                     missing.discard(number)
         if missing:
             query = self.ctx.query("students")
             for row in self.ctx.client.iter_query(query.name, {"student_numbers": sorted(missing)}):
-                self.students[str(row.get("student_number"))] = str(row.get("student_dcid"))
+                self.students[str(row.get("student_number"))] = (str(row.get("student_dcid")),
+                                                                  str(row.get("dob") or ""))
 
 
 def _quarantined(row: InboundRow, reason: str, key: str = "") -> _Planned:
@@ -241,7 +241,7 @@ def _decide_one_visit(session: _BatchSession, row: InboundRow, visit: PartnerVis
     key = f"visit:{visit.partner_visit_id}"
     if visit.partner_visit_id in session.visit_ids or ctx.state.find_visit(partner.id, visit.partner_visit_id):
         return _Planned(row, "duplicate", key=key)
-    dcid = session.students.get(visit.student_number)
+    dcid, dob = session.students.get(visit.student_number, ("", ""))
     if not dcid:
         return _quarantined(row, "student_number: no such student", key)
     if visit.referral_id:
@@ -250,7 +250,7 @@ def _decide_one_visit(session: _BatchSession, row: InboundRow, visit: PartnerVis
             return _quarantined(row, "referral_id: unknown referral", key)
         if found[1].get("partner_id") != partner.id or found[1].get("student_dcid") != dcid:
             return _quarantined(row, "referral_id: not this partner's referral for this student", key)
-    refusal = _consent_refusal(session, dcid, "visit_summary")
+    refusal = _consent_refusal(session, dcid, "visit_summary", dob or None)
     if refusal:
         return _quarantined(row, f"consent: {refusal}", key)
     session.visit_ids.add(visit.partner_visit_id)

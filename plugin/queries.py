@@ -175,7 +175,8 @@ def _incremental_query(
 
 def _students_by_number(namespace: str) -> Query:
     columns = [Column("STUDENTS", "DCID", "student_dcid"),
-               Column("STUDENTS", "STUDENT_NUMBER", "student_number")]
+               Column("STUDENTS", "STUDENT_NUMBER", "student_number"),
+               Column("STUDENTS", "DOB", "dob", "date")]  # who may consent: the 18th birthday
     sql = (
         f"SELECT\n  {_select(columns, {'STUDENTS': 's'})}\nFROM STUDENTS s\n"
         "WHERE s.STUDENT_NUMBER IN (:student_numbers)\nORDER BY s.STUDENT_NUMBER"
@@ -184,12 +185,13 @@ def _students_by_number(namespace: str) -> Query:
         name=f"{namespace}.students.dcid_by_number",
         area="students",
         summary="Student DCIDs for student numbers",
-        description="Maps the student numbers on partner visit rows to STUDENTS.DCID.",
+        description="Maps the student numbers on partner visit rows to STUDENTS.DCID, with the date "
+        "of birth the consent rules need.",
         args=(Arg("student_numbers", "STUDENTS.STUDENT_NUMBER", "array",
                   "student numbers to look up"),),
         columns=tuple(columns),
         sql=sql,
-        touches=frozenset({("STUDENTS", "DCID"), ("STUDENTS", "STUDENT_NUMBER")}),
+        touches=frozenset({("STUDENTS", "DCID"), ("STUDENTS", "STUDENT_NUMBER"), ("STUDENTS", "DOB")}),
     )
 
 

@@ -241,3 +241,24 @@ def test_bad_visit_rows_are_quarantined_and_good_rows_proceed(
     reasons = {q["partner_visit_id"]: q["reason"] for q in ws.quarantined("cgc")}
     assert set(reasons) == {"CGC-7", "CGC-8"}
     assert reasons["CGC-7"].startswith("time_in") and reasons["CGC-8"].startswith("service_codes")
+
+
+def test_visit_for_a_student_who_turned_18_needs_the_students_own_consent(ws: Workspace) -> None:
+    import datetime as dt
+
+    def turned_18(student: dict) -> bool:
+        dob = dt.date.fromisoformat(student["DOB"])
+        return student["GRADE_LEVEL"] == 12 and dob.replace(year=dob.year + 18) < ws.today
+
+    adult = next(s for s in ws.sandbox.students() if turned_18(s))  # no referral: looked up by number
+    ws.add_consent(adult["DCID"], "con-parent", SIGNED_DATE=ws.day(-400), EFFECTIVE_DATE=ws.day(-400))
+    number = str(adult["STUDENT_NUMBER"])
+    ws.write_inbox("cgc", "visits_a.csv", [visit_row("CGC-A1", number, ws.day(-1), "")])
+    counts = ws.sync()["partners"]["cgc"]
+    assert (counts["visits_created"], counts["quarantined"]) == (0, 1)
+    assert ws.quarantined("cgc")[0]["reason"] == "consent: student is 18: needs the student's own consent"
+
+    ws.add_consent(adult["DCID"], "con-self", SIGNER_TYPE="eligible_student")
+    ws.write_inbox("cgc", "visits_b.csv", [visit_row("CGC-A2", number, ws.day(-1), "")])
+    assert ws.sync()["partners"]["cgc"]["visits_created"] == 1
+    assert _partner_visits(ws, "CGC-A2")[0]["STUDENTSDCID"] == adult["DCID"]
