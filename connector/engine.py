@@ -32,7 +32,7 @@ from connector.inbound import apply_inbound
 from connector.locks import partner_lock
 from connector.progress import Progress
 from connector.pull import pull_streams, sync_partner_directory
-from connector.send import push_disclosures, reconcile_partner, send_referrals, send_revocations
+from connector.send import hold_unconfigured_partners, push_disclosures, reconcile_partner, send_referrals, send_revocations
 from connector.state import DB_FILENAME, StateStore
 from connector.summary import RunSummary
 from connector.writer import PowerSchoolWriter
@@ -107,6 +107,8 @@ class SyncRun:
             pull_streams(ctx)
             for partner in partners:
                 self._partner(partner)
+            if partner_filter is None:
+                hold_unconfigured_partners(ctx)
             push_disclosures(ctx)
         except StopRequested as exc:
             self._finish("stopped", str(exc))

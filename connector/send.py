@@ -31,7 +31,7 @@ from connector.state import Disclosure, OutboundEntry
 from ssp.config import Partner
 from ssp.errors import NotFoundError, RecordError
 
-__all__ = ["send_referrals", "send_revocations", "push_disclosures", "reconcile_partner", "consents_for"]
+__all__ = ["send_referrals", "hold_unconfigured_partners", "send_revocations", "push_disclosures", "reconcile_partner", "consents_for"]
 
 log = logging.getLogger("ssp.send")
 REFERRALS_TABLE = "U_SSP_REFERRALS"
@@ -195,6 +195,18 @@ def _hold_already_sent(ctx: RunContext, uid: str, entry: OutboundEntry) -> None:
     if mirrored is not None:
         day = (entry.written_at or entry.planned_at)[:10]
         _hold(ctx, mirrored, f"already sent unchanged on {day}: change the referral to send it again")
+
+
+def hold_unconfigured_partners(ctx: RunContext) -> None:
+    """A referral to a partner not in ssp.toml (a typo, or a partner removed) can never be sent:
+    say so in STATUS_REASON instead of leaving it `new` without a reason (SPEC 5)."""
+    configured = {p.id for p in ctx.config.partners}
+    for mirrored in ctx.state.pending_referrals():
+        if mirrored.partner_id in configured:
+            continue
+        ctx.check_stop()
+        ctx.summary.referrals_held_unknown_partner += 1
+        _hold(ctx, mirrored, "partner is not configured in ssp.toml [[partners]]: not sent")
 
 
 def send_referrals(ctx: RunContext, feed: Feed, partner: Partner) -> None:

@@ -48,6 +48,7 @@ class RunSummary:
     partners: dict[str, PartnerSummary] = field(default_factory=dict)
     powerschool_http_requests: int = 0
     streams: dict[str, int] = field(default_factory=dict)
+    referrals_held_unknown_partner: int = 0
     error: str = ""
 
     def partner(self, partner_id: str) -> PartnerSummary:
@@ -61,6 +62,7 @@ class RunSummary:
             "dry_run": self.dry_run,
             "status": self.status,
             "partners": {pid: s.as_dict() for pid, s in sorted(self.partners.items())},
+            "referrals_held_unknown_partner": self.referrals_held_unknown_partner,
             "powerschool": {"http_requests": self.powerschool_http_requests,
                             "rows_read": dict(sorted(self.streams.items()))},
         }

@@ -191,3 +191,16 @@ def test_mou_not_listing_the_referral_category_holds_the_referral(ws: Workspace)
     _held(
         ws, ws.sync(), "ref-bh", "mou_categories", "MOU does not allow referral", partner="bhcare"
     )
+
+
+def test_referral_to_a_partner_not_in_the_configuration_is_held_with_a_reason(ws: Workspace) -> None:
+    student = _minor(ws)
+    ws.add_consent(student["DCID"], "con-typo", partner="cgcc")
+    _referral(ws, student["DCID"], "ref-typo", partner="cgcc")
+    summary = ws.sync()
+    row = ws.referral("ref-typo")
+    assert (row["STATUS"], row["LAST_SENT"]) == ("new", None)
+    assert row["STATUS_REASON"] == "partner is not configured in ssp.toml [[partners]]: not sent"
+    assert summary["referrals_held_unknown_partner"] == 1
+    assert not ws.sandbox.rows("U_SSP_DISCLOSURES")
+    assert ws.sync("--partner", "cgc")["referrals_held_unknown_partner"] == 0  # only on full runs
