@@ -227,14 +227,15 @@ class SSPConfig(_Model):
     source: str = "ssp.toml"
     base_dir: Path = Path(".")
 
-    @model_validator(mode="after")
-    def _unique_partners(self) -> "SSPConfig":
+    @field_validator("partners")
+    @classmethod
+    def _unique_partners(cls, partners: tuple[Partner, ...]) -> tuple[Partner, ...]:
         seen: set[str] = set()
-        for p in self.partners:
+        for p in partners:
             if p.id in seen:
                 raise ValueError(f"partner id '{p.id}' appears twice")
             seen.add(p.id)
-        return self
+        return partners
 
     def partner(self, partner_id: str) -> Partner:
         for p in self.partners:
