@@ -61,10 +61,3 @@ def test_second_process_cannot_sync_the_same_partner(tmp_path: Path):
     with partner_lock(tmp_path, "cgc"):  # released when the holder ends
         pass
 
-
-def test_duplicate_partner_id_is_a_config_error_naming_the_partners_key(tmp_path: Path):
-    from ssp.errors import ConfigError
-
-    text = demo_config_text().replace('id = "bhcare"', 'id = "cgc"')
-    with pytest.raises(ConfigError, match=r"ssp.toml: partners: partner id 'cgc' appears twice"):
-        parse_config_text(text, source="ssp.toml", base_dir=tmp_path)
