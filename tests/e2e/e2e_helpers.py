@@ -188,6 +188,28 @@ class Workspace:
         values.update(overrides)
         return self.sandbox.insert_row("U_SSP_CONSENTS", values, student_dcid=dcid)
 
+    def minor(self, n: int = 0) -> dict[str, Any]:
+        """The n-th seeded student in grades 3-11 (under 18, so a parent's consent applies)."""
+        return [s for s in self.sandbox.students() if 3 <= s["GRADE_LEVEL"] <= 11][n]
+
+    def add_referral(self, dcid: int, uid: str, partner: str = "cgc", **when: Any) -> int:
+        """A referral as staff enter it on the page (STATUS new); `when` sets WHENMODIFIED."""
+        return self.sandbox.insert_row(
+            "U_SSP_REFERRALS",
+            {
+                "SSP_UID": uid,
+                "REFERRAL_DATE": self.day(-2),
+                "REFERRED_BY": "J. Rivera, counselor",
+                "REFERRAL_TYPE": "community",
+                "PARTNER_ID": partner,
+                "REASON": "anxiety",
+                "URGENCY": "routine",
+                "STATUS": "new",
+            },
+            student_dcid=dcid,
+            **when,
+        )
+
     def day(self, offset: int = 0) -> str:
         return (self.today + dt.timedelta(days=offset)).isoformat()
 

@@ -8,45 +8,23 @@ import datetime as dt
 from e2e_helpers import Workspace
 
 
-def _student(ws: Workspace, n: int = 0) -> dict:
-    return [s for s in ws.sandbox.students() if 3 <= s["GRADE_LEVEL"] <= 11][n]
-
-
-def _referral(ws: Workspace, dcid: int, uid: str, **when) -> int:  # noqa: ANN003
-    return ws.sandbox.insert_row(
-        "U_SSP_REFERRALS",
-        {
-            "SSP_UID": uid,
-            "REFERRAL_DATE": ws.day(-2),
-            "REFERRED_BY": "J. Rivera, counselor",
-            "REFERRAL_TYPE": "community",
-            "PARTNER_ID": "cgc",
-            "REASON": "anxiety",
-            "URGENCY": "routine",
-            "STATUS": "new",
-        },
-        student_dcid=dcid,
-        **when,
-    )
-
-
 def test_row_committed_late_with_an_earlier_timestamp_is_still_picked_up(ws: Workspace) -> None:
-    student = _student(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-1")
     ws.sync()
     watermark = ws.ssp("sync", "status").json["watermarks"]["consents"]
     # a transaction that began before the last run committed after it: WHENMODIFIED is earlier
     # than the watermark, inside the lookback window
     late = dt.datetime.strptime(watermark, "%Y-%m-%d %H:%M:%S") - dt.timedelta(minutes=5)
-    _referral(ws, student["DCID"], "ref-late", when=late.strftime("%Y-%m-%d %H:%M:%S"))
+    ws.add_referral(student["DCID"], "ref-late", when=late.strftime("%Y-%m-%d %H:%M:%S"))
     assert ws.sync()["partners"]["cgc"]["referrals_sent"] == 1
     assert ws.referral("ref-late")["STATUS"] == "sent"
 
 
 def test_referral_changed_and_set_back_to_new_is_sent_again_as_a_new_record(ws: Workspace) -> None:
-    student = _student(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-1")
-    row_id = _referral(ws, student["DCID"], "ref-edit")
+    row_id = ws.add_referral(student["DCID"], "ref-edit")
     ws.sync()
     ws.sandbox.update_row("U_SSP_REFERRALS", row_id, {"STATUS": "new", "URGENCY": "urgent"})
     summary = ws.sync()["partners"]["cgc"]
@@ -61,9 +39,9 @@ def test_referral_changed_and_set_back_to_new_is_sent_again_as_a_new_record(ws: 
 
 
 def test_referral_edited_while_sent_is_not_sent_again(ws: Workspace) -> None:
-    student = _student(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-1")
-    row_id = _referral(ws, student["DCID"], "ref-sent")
+    row_id = ws.add_referral(student["DCID"], "ref-sent")
     ws.sync()
     ws.sandbox.update_row("U_SSP_REFERRALS", row_id, {"URGENCY": "urgent"})
     assert ws.sync()["partners"]["cgc"]["referrals_sent"] == 0
@@ -96,9 +74,9 @@ def test_partner_renamed_in_the_configuration_is_renamed_in_the_directory(ws: Wo
 
 
 def test_unchanged_referral_set_back_to_new_is_not_resent_and_says_why(ws: Workspace) -> None:
-    student = _student(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-1")
-    row_id = _referral(ws, student["DCID"], "ref-again")
+    row_id = ws.add_referral(student["DCID"], "ref-again")
     ws.sync()
     ws.sandbox.update_row("U_SSP_REFERRALS", row_id, {"STATUS": "new"})
     summary = ws.sync()["partners"]["cgc"]

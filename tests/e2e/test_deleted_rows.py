@@ -5,33 +5,12 @@ from __future__ import annotations
 from e2e_helpers import Workspace
 
 
-def _student(ws: Workspace, n: int = 0) -> dict:
-    return [s for s in ws.sandbox.students() if 3 <= s["GRADE_LEVEL"] <= 11][n]
-
-
-def _referral(ws: Workspace, dcid: int, uid: str) -> int:
-    return ws.sandbox.insert_row(
-        "U_SSP_REFERRALS",
-        {
-            "SSP_UID": uid,
-            "REFERRAL_DATE": ws.day(-2),
-            "REFERRED_BY": "J. Rivera, counselor",
-            "REFERRAL_TYPE": "community",
-            "PARTNER_ID": "cgc",
-            "REASON": "anxiety",
-            "URGENCY": "routine",
-            "STATUS": "new",
-        },
-        student_dcid=dcid,
-    )
-
-
 def test_deleted_consent_no_longer_releases_referrals(ws: Workspace) -> None:
-    student = _student(ws)
+    student = ws.minor()
     consent_id = ws.add_consent(student["DCID"], "con-mistake")
     ws.sync()  # the consent is now known to the connector
     ws.sandbox.delete_row("U_SSP_CONSENTS", consent_id)  # entered for the wrong student: deleted
-    _referral(ws, student["DCID"], "ref-after-delete")
+    ws.add_referral(student["DCID"], "ref-after-delete")
     summary = ws.sync()
     assert summary["partners"]["cgc"]["referrals_sent"] == 0
     assert ws.outbox_rows("cgc") == []
@@ -39,8 +18,8 @@ def test_deleted_consent_no_longer_releases_referrals(ws: Workspace) -> None:
 
 
 def test_deleted_held_referral_is_not_sent_when_a_consent_arrives(ws: Workspace) -> None:
-    student = _student(ws, 1)
-    row_id = _referral(ws, student["DCID"], "ref-deleted")
+    student = ws.minor(1)
+    row_id = ws.add_referral(student["DCID"], "ref-deleted")
     ws.sync()  # held: awaiting consent
     ws.sandbox.delete_row("U_SSP_REFERRALS", row_id)
     ws.add_consent(student["DCID"], "con-new")

@@ -8,27 +8,6 @@ import datetime as dt
 from e2e_helpers import Workspace
 
 
-def _referral(ws: Workspace, dcid: int, uid: str, partner: str = "cgc") -> None:
-    ws.sandbox.insert_row(
-        "U_SSP_REFERRALS",
-        {
-            "SSP_UID": uid,
-            "REFERRAL_DATE": ws.day(-2),
-            "REFERRED_BY": "J. Rivera, counselor",
-            "REFERRAL_TYPE": "community",
-            "PARTNER_ID": partner,
-            "REASON": "anxiety",
-            "URGENCY": "routine",
-            "STATUS": "new",
-        },
-        student_dcid=dcid,
-    )
-
-
-def _minor(ws: Workspace, n: int = 0) -> dict:
-    return [s for s in ws.sandbox.students() if 3 <= s["GRADE_LEVEL"] <= 11][n]
-
-
 def _adult(ws: Workspace) -> dict:
     for student in ws.sandbox.students():
         dob = dt.date.fromisoformat(student["DOB"])
@@ -63,8 +42,8 @@ def _sent(ws: Workspace, summary: dict, uid: str, consent_uid: str, partner: str
 def test_referral_without_consent_waits_and_goes_once_a_valid_consent_is_signed(
     ws: Workspace,
 ) -> None:
-    student = _minor(ws)
-    _referral(ws, student["DCID"], "ref-wait")
+    student = ws.minor()
+    ws.add_referral(student["DCID"], "ref-wait")
     _held(ws, ws.sync(), "ref-wait", "awaiting_consent", "awaiting consent")
 
     ws.add_consent(student["DCID"], "con-late")
@@ -72,7 +51,7 @@ def test_referral_without_consent_waits_and_goes_once_a_valid_consent_is_signed(
 
 
 def test_expired_consent_holds_until_a_new_one_is_signed(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(
         student["DCID"],
         "con-old",
@@ -80,7 +59,7 @@ def test_expired_consent_holds_until_a_new_one_is_signed(ws: Workspace) -> None:
         EFFECTIVE_DATE=ws.day(-400),
         EXPIRATION_DATE=ws.day(-1),
     )
-    _referral(ws, student["DCID"], "ref-exp")
+    ws.add_referral(student["DCID"], "ref-exp")
     _held(ws, ws.sync(), "ref-exp", "consent_expired", "consent expired")
 
     ws.add_consent(student["DCID"], "con-renewed")
@@ -88,17 +67,17 @@ def test_expired_consent_holds_until_a_new_one_is_signed(ws: Workspace) -> None:
 
 
 def test_consent_revoked_before_sending_holds_the_referral(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-rev", REVOKED_DATE=ws.day(0))
-    _referral(ws, student["DCID"], "ref-rev")
+    ws.add_referral(student["DCID"], "ref-rev")
     _held(ws, ws.sync(), "ref-rev", "consent_revoked", "consent revoked")
     assert ws.outbox_files("cgc") == []
 
 
 def test_consent_for_the_other_direction_only_holds_the_referral(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-in", DIRECTION="from_partner")
-    _referral(ws, student["DCID"], "ref-dir")
+    ws.add_referral(student["DCID"], "ref-dir")
     _held(
         ws,
         ws.sync(),
@@ -109,16 +88,16 @@ def test_consent_for_the_other_direction_only_holds_the_referral(ws: Workspace) 
 
 
 def test_consent_not_covering_the_referral_category_holds_the_referral(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-narrow", DATA_CATEGORIES="identity,referral_status")
-    _referral(ws, student["DCID"], "ref-cat")
+    ws.add_referral(student["DCID"], "ref-cat")
     _held(ws, ws.sync(), "ref-cat", "consent_categories", "consent does not cover referral")
 
 
 def test_consent_for_another_partner_does_not_release_the_referral(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-bh", partner="bhcare")
-    _referral(ws, student["DCID"], "ref-other")
+    ws.add_referral(student["DCID"], "ref-other")
     _held(ws, ws.sync(), "ref-other", "awaiting_consent", "awaiting consent")
 
 
@@ -127,7 +106,7 @@ def test_student_who_turned_18_needs_their_own_consent(ws: Workspace) -> None:
     ws.add_consent(
         student["DCID"], "con-parent", SIGNED_DATE=ws.day(-400), EFFECTIVE_DATE=ws.day(-400)
     )
-    _referral(ws, student["DCID"], "ref-adult")
+    ws.add_referral(student["DCID"], "ref-adult")
     _held(
         ws,
         ws.sync(),
@@ -141,9 +120,9 @@ def test_student_who_turned_18_needs_their_own_consent(ws: Workspace) -> None:
 
 
 def test_minor_own_consent_cannot_release_school_records(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-minor", SIGNER_TYPE="minor_self")
-    _referral(ws, student["DCID"], "ref-minor")
+    ws.add_referral(student["DCID"], "ref-minor")
     _held(
         ws,
         ws.sync(),
@@ -171,9 +150,9 @@ def test_expired_mou_holds_every_referral_to_that_partner(ws: Workspace) -> None
 
 def test_mou_not_yet_in_force_holds_until_it_starts(ws: Workspace) -> None:
     ws.write_config(mou_days={"cgc": (5, 300)})
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-ok")
-    _referral(ws, student["DCID"], "ref-early")
+    ws.add_referral(student["DCID"], "ref-early")
     _held(ws, ws.sync(), "ref-early", "mou_not_in_force", "MOU not yet in force")
 
     ws.write_config(mou_days={"cgc": (0, 300)})  # the MOU is signed into force today
@@ -185,18 +164,18 @@ def test_mou_not_listing_the_referral_category_holds_the_referral(ws: Workspace)
     ws.write_config(
         replace=[('to_partner = ["identity", "referral"]', 'to_partner = ["identity"]')]
     )
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-bh", partner="bhcare")
-    _referral(ws, student["DCID"], "ref-bh", partner="bhcare")
+    ws.add_referral(student["DCID"], "ref-bh", partner="bhcare")
     _held(
         ws, ws.sync(), "ref-bh", "mou_categories", "MOU does not allow referral", partner="bhcare"
     )
 
 
 def test_referral_to_a_partner_not_in_the_configuration_is_held_with_a_reason(ws: Workspace) -> None:
-    student = _minor(ws)
+    student = ws.minor()
     ws.add_consent(student["DCID"], "con-typo", partner="cgcc")
-    _referral(ws, student["DCID"], "ref-typo", partner="cgcc")
+    ws.add_referral(student["DCID"], "ref-typo", partner="cgcc")
     summary = ws.sync()
     row = ws.referral("ref-typo")
     assert (row["STATUS"], row["LAST_SENT"]) == ("new", None)
