@@ -4,8 +4,10 @@ Each inbound file (or API page) is processed once, keyed by its content hash. Ro
 chunks: every row is decided first (mapping, referral lookup, consent, status machine), then the
 PowerSchool writes of a chunk run concurrently (one worker per referral, so updates to the same
 referral stay in file order), then the mirror and the row ledger are updated in one transaction
-each, after the effects. A crash mid-file resumes at the first unrecorded row; a re-applied row is
-recognised as a duplicate. Bad rows are quarantined with their reason, never dropped.
+each, after the effects. The next chunk is decided while a chunk's writes are in flight (_Pipeline),
+but its writes start only once the previous chunk is recorded. A crash mid-file resumes at the
+first unrecorded row; a re-applied row is recognised as a duplicate. Bad rows are quarantined with
+their reason, never dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -75,19 +77,19 @@ def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBa
     done = ctx.state.inbound_rows(partner.id, batch.content_hash) if known else {}
     decide = _decide_status if batch.kind == "status_update" else _decide_visit
     session = _BatchSession(ctx, partner, batch, feed.mapping)
-    applied = quarantined = 0
-    chunk: list[InboundRow] = []
-    for row in batch.rows():
-        if row.number in done:
-            continue
-        chunk.append(row)
-        if len(chunk) >= CHUNK_ROWS:
-            a, q = _run_chunk(ctx, feed, batch, session, decide, chunk)
-            applied, quarantined, chunk = applied + a, quarantined + q, []
-            ctx.progress.update(partner.id, batch.kind, applied + quarantined)
-    if chunk:
-        a, q = _run_chunk(ctx, feed, batch, session, decide, chunk)
-        applied, quarantined = applied + a, quarantined + q
+    with _Pipeline(ctx, feed, batch, session, decide) as pipeline:
+        chunk: list[InboundRow] = []
+        for row in batch.rows():
+            if row.number in done:
+                continue
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                pipeline.push(chunk)
+                chunk = []
+        if chunk:
+            pipeline.push(chunk)
+        pipeline.settle()
+    applied, quarantined = pipeline.applied, pipeline.quarantined
     ctx.state.finish_inbound_file(partner.id, batch.content_hash, applied=applied, quarantined=quarantined)
     if not ctx.dry_run:
         feed.archive(batch)
@@ -269,12 +271,64 @@ def _decide_one_visit(session: _BatchSession, row: InboundRow, visit: PartnerVis
                     mirror=("visits", mirror_row))
 
 
-def _run_chunk(ctx: RunContext, feed: Feed, batch: InboundBatch, session: _BatchSession,
-               decide: Callable[[_BatchSession, list[InboundRow]], list[_Planned]],
-               rows: list[InboundRow]) -> tuple[int, int]:
-    ctx.check_stop()
-    planned = decide(session, rows)
-    _write_concurrently(ctx, [p for p in planned if p.write is not None])
+class _Pipeline:
+    """Chunks in order: while one chunk's PowerSchool writes are in flight, the next chunk is
+    decided (mirror look-ups, consent policy, status machine), so the writes are not idle while
+    the engine thinks. A chunk's writes start only after the previous chunk is recorded, and a
+    chunk in flight is always waited for and recorded before a stop or an error goes up."""
+
+    def __init__(self, ctx: RunContext, feed: Feed, batch: InboundBatch, session: _BatchSession,
+                 decide: Callable[[_BatchSession, list[InboundRow]], list[_Planned]]) -> None:
+        self.ctx, self.feed, self.batch, self.session, self.decide = ctx, feed, batch, session, decide
+        self.applied = self.quarantined = 0
+        workers = max(1, ctx.config.powerschool.max_workers)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ssp-write") if workers > 1 else None
+        self._in_flight: tuple[list[_Planned], list[Future[None]]] | None = None
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # after a failure the chunk's other writes still end
+
+    def push(self, rows: list[InboundRow]) -> None:
+        try:
+            self.ctx.check_stop()
+            planned = self.decide(self.session, rows)
+        except BaseException:
+            self.settle()  # what is already written gets recorded before the stop goes up
+            raise
+        self.settle()
+        self._in_flight = (planned, self._start([p for p in planned if p.write is not None]))
+
+    def settle(self) -> None:
+        """Wait for the chunk in flight (the first failure stops the run) and record it."""
+        if self._in_flight is None:
+            return
+        planned, futures = self._in_flight
+        self._in_flight = None
+        for future in futures:
+            future.result()
+        a, q = _record_chunk(self.ctx, self.feed, self.batch, self.session, planned)
+        self.applied, self.quarantined = self.applied + a, self.quarantined + q
+        self.ctx.progress.update(self.session.partner.id, self.batch.kind, self.applied + self.quarantined)
+
+    def _start(self, planned: list[_Planned]) -> list[Future[None]]:
+        """One task per referral/visit group (in order within it), at most max_workers at once."""
+        groups: dict[str, list[_Planned]] = defaultdict(list)
+        for p in planned:
+            groups[p.group].append(p)
+        if self._pool is None or len(groups) <= 1:
+            for items in groups.values():
+                _write_group(items)
+            return []
+        return [self._pool.submit(_write_group, items) for items in groups.values()]
+
+
+def _record_chunk(ctx: RunContext, feed: Feed, batch: InboundBatch, session: _BatchSession,
+                  planned: list[_Planned]) -> tuple[int, int]:
+    """After its writes: counts, quarantine files, mirror and row ledger of one chunk."""
     stats = ctx.summary.partner(session.partner.id)
     applied = quarantined = 0
     for p in planned:
@@ -303,32 +357,18 @@ def _run_chunk(ctx: RunContext, feed: Feed, batch: InboundBatch, session: _Batch
     return applied, quarantined
 
 
-def _write_concurrently(ctx: RunContext, planned: list[_Planned]) -> None:
-    """One task per referral/visit group (in order within it), at most max_workers at once."""
-    groups: dict[str, list[_Planned]] = defaultdict(list)
-    for p in planned:
-        groups[p.group].append(p)
-
-    def run(items: list[_Planned]) -> None:
-        for item in items:
-            assert item.write is not None
-            try:
-                item.write()
-            except WriteRejectedError as exc:  # PowerSchool refused this one row: quarantine it
-                item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
-            except NotFoundError:  # the referral was deleted on the page since it was mirrored
-                item.outcome, item.mirror = "quarantined", None
-                item.reason = "referral_id: no longer in PowerSchool (deleted on the page)"
-            except PowerSchoolError as exc:
-                if exc.status != 400:
-                    raise
-                item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
-
-    workers = max(1, ctx.config.powerschool.max_workers)
-    if workers == 1 or len(groups) <= 1:
-        for items in groups.values():
-            run(items)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ssp-write") as pool:
-        for future in [pool.submit(run, items) for items in groups.values()]:
-            future.result()  # the first failure stops the run; recorded rows stay consistent
+def _write_group(items: list[_Planned]) -> None:
+    """One referral's (or visit's) writes in file order; a row PowerSchool refuses is quarantined."""
+    for item in items:
+        assert item.write is not None
+        try:
+            item.write()
+        except WriteRejectedError as exc:  # PowerSchool refused this one row: quarantine it
+            item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
+        except NotFoundError:  # the referral was deleted on the page since it was mirrored
+            item.outcome, item.mirror = "quarantined", None
+            item.reason = "referral_id: no longer in PowerSchool (deleted on the page)"
+        except PowerSchoolError as exc:
+            if exc.status != 400:
+                raise
+            item.outcome, item.reason, item.mirror = "quarantined", f"PowerSchool refused the write: {exc}", None
