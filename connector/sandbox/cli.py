@@ -67,6 +67,8 @@ def command(args: argparse.Namespace) -> int:
             ) from None
         with sandbox:
             print(f"PowerSchool sandbox running at {sandbox.base_url}")
+            # Throw-away credentials of this local emulator (issue 3 asks to print them), never a
+            # district's: real secrets come only from SSP_CLIENT_SECRET and are never printed.
             print(f"client id:     {sandbox.client_id}")
             print(f"client secret: {sandbox.client_secret}")
             print(f"plugins:       {', '.join(p.name for p in sandbox.plugins)}")
