@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     opts = parser.parse_args()
     section("CLI start-up and plugin build")
+    from foundation.config import demo_config_text, parse_config_text
     from plugin.build import build_plugins
-    from ssp.config import demo_config_text, parse_config_text
 
     ssp = _ssp()
     with tempfile.TemporaryDirectory(prefix="ssp-bench-cli-") as tmp:

@@ -34,7 +34,7 @@ from sandbox_proc import REFERRALS, RemoteSandbox, bench_config_text
 
 from connector.cli import run_sync
 from connector.client import PowerSchoolClient
-from ssp.config import SSPConfig, parse_config_text
+from foundation.config import SSPConfig, parse_config_text
 
 PARTNER = "cgc"
 TZ = "America/New_York"

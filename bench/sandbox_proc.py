@@ -34,7 +34,7 @@ ALL_CATEGORIES = "identity,enrollment,guardian_contact,referral,referral_status,
 
 def bench_config_text(base_url: str, today: dt.date, *, max_workers: int = 4) -> str:
     """The demo configuration with the sandbox's URL, an MOU in force today, and `max_workers`."""
-    from ssp.config import demo_config_text
+    from foundation.config import demo_config_text
 
     text = demo_config_text().replace("http://127.0.0.1:8765", base_url)
     effective, expires = today - dt.timedelta(days=60), today + dt.timedelta(days=300)
@@ -47,8 +47,8 @@ def bench_config_text(base_url: str, today: dt.date, *, max_workers: int = 4) ->
 
 
 def _plugins(out_dir: Path) -> list[Path]:
+    from foundation.config import demo_config_text, parse_config_text
     from plugin.build import build_plugins
-    from ssp.config import demo_config_text, parse_config_text
 
     config = parse_config_text(demo_config_text(), source="demo configuration", base_dir=out_dir)
     return list(build_plugins(config, out_dir))
@@ -171,7 +171,7 @@ _OPS = {name[4:]: fn for name, fn in globals().items() if name.startswith("_op_"
 
 
 def _child(conn: Connection, options: dict[str, Any]) -> None:
-    from connector.sandbox import Sandbox
+    from sandbox import Sandbox
 
     with tempfile.TemporaryDirectory(prefix="ssp-bench-sandbox-") as tmp:
         sb = Sandbox(_plugins(Path(tmp)), **options)
@@ -230,7 +230,7 @@ class RemoteSandbox:
     def credentials(self) -> Any:
         from pydantic import SecretStr
 
-        from ssp.config import Credentials
+        from foundation.config import Credentials
 
         return Credentials(self.client_id, SecretStr(self.client_secret))
 

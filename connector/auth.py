@@ -16,9 +16,9 @@ from collections.abc import Callable
 import requests
 
 from connector.retry import RetriesExhaustedError, RetryPolicy, json_body, send
-from ssp.config import Credentials
-from ssp.errors import ConfigError, PowerSchoolError
-from ssp.logs import register_secret
+from foundation.config import Credentials
+from foundation.errors import ConfigError, PowerSchoolError
+from foundation.logs import register_secret
 
 __all__ = ["TokenManager", "TOKEN_PATH"]
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from foundation.config import SSPConfig
+from foundation.errors import AccessDeniedError, NotFoundError, PowerSchoolError
 from plugin.queries import Query, access_request, connector_queries
-from ssp.config import SSPConfig
-from ssp.errors import AccessDeniedError, NotFoundError, PowerSchoolError
 
 __all__ = ["run_check", "PROBE_ROW_ID"]
 

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ssp.config import SSPConfig, load_config, read_credentials
-from ssp.errors import RunError
+from foundation.config import SSPConfig, load_config, read_credentials
+from foundation.errors import RunError
 
 __all__ = ["check", "sync_run", "sync_schedule", "sync_status", "disclosures", "open_client", "open_feeds",
            "run_sync"]
@@ -71,7 +71,7 @@ def _print_json(data: Any) -> None:
 
 def sync_run(args: argparse.Namespace) -> int:
     from connector.retry import RetriesExhaustedError
-    from ssp.errors import PowerSchoolError
+    from foundation.errors import PowerSchoolError
 
     config = load_config(args.config)
     credentials = read_credentials()

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from connector.progress import Progress
 from connector.summary import RunSummary
 from connector.writer import PowerSchoolWriter
-from plugin.catalogue import Catalogue
+from foundation.catalogue import Catalogue
+from foundation.config import SSPConfig
+from foundation.errors import RunError
 from plugin.queries import Query, connector_queries
-from ssp.config import SSPConfig
-from ssp.errors import RunError
 
 if TYPE_CHECKING:
     from connector.client import PowerSchoolClient

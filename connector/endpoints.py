@@ -18,8 +18,8 @@ from requests.adapters import HTTPAdapter
 
 from connector.normalise import as_list, cast_value
 from connector.retry import json_body
-from ssp.config import is_loopback_url
-from ssp.errors import AccessDeniedError, ConfigError, NotFoundError, PowerSchoolError
+from foundation.config import is_loopback_url
+from foundation.errors import AccessDeniedError, ConfigError, NotFoundError, PowerSchoolError
 
 __all__ = [
     "METADATA_PATH",

@@ -32,12 +32,18 @@ from connector.inbound import apply_inbound
 from connector.locks import partner_lock
 from connector.progress import Progress
 from connector.pull import pull_streams, sync_partner_directory
-from connector.send import hold_unconfigured_partners, push_disclosures, reconcile_partner, send_referrals, send_revocations
+from connector.send import (
+    hold_unconfigured_partners,
+    push_disclosures,
+    reconcile_partner,
+    send_referrals,
+    send_revocations,
+)
 from connector.state import DB_FILENAME, StateStore
 from connector.summary import RunSummary
 from connector.writer import PowerSchoolWriter
-from ssp.config import SSPConfig
-from ssp.errors import RunError, SSPError
+from foundation.config import SSPConfig
+from foundation.errors import RunError, SSPError
 
 __all__ = ["SyncRun", "dry_run_state"]
 
@@ -122,7 +128,7 @@ class SyncRun:
         self._finish("ok")
         return ctx.summary
 
-    def _partner(self, partner) -> None:  # noqa: ANN001 - ssp.config.Partner
+    def _partner(self, partner) -> None:  # noqa: ANN001 - foundation.config.Partner
         ctx = self.ctx
         feed = self.feeds[partner.id]
         before = ctx.client.request_count

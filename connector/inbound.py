@@ -26,8 +26,8 @@ from connector.policy import Consent, decide_inbound, parse_ps_date
 from connector.records import PartnerVisit, StatusUpdate
 from connector.send import consents_for
 from connector.status import ReferralState, apply_update
-from ssp.config import Partner
-from ssp.errors import NotFoundError, PowerSchoolError, RecordError, WriteRejectedError
+from foundation.config import Partner
+from foundation.errors import NotFoundError, PowerSchoolError, RecordError, WriteRejectedError
 
 __all__ = ["apply_inbound", "CHUNK_ROWS"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from connector.feeds.files import make_private_dir
-from ssp.errors import RunError
+from foundation.errors import RunError
 
 __all__ = ["LockBusyError", "partner_lock", "file_lock"]
 

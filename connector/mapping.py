@@ -31,9 +31,9 @@ from connector.mapping_file import (
 )
 from connector.mapping_values import DateFormat, Problem, TimeFormat, check_id, check_text, show
 from connector.records import OutboundReferral, PartnerVisit, Provenance, Revocation, StatusUpdate
-from plugin.catalogue import Catalogue, load_catalogue
-from ssp.errors import ConfigError, RecordError
-from ssp.tomlfile import parse_toml, read_toml
+from foundation.catalogue import Catalogue, load_catalogue
+from foundation.errors import ConfigError, RecordError
+from foundation.tomlfile import parse_toml, read_toml
 
 __all__ = ["PartnerMapping", "load_mapping", "packaged_mappings", "InboundKind", "OutboundKind"]
 

@@ -29,9 +29,9 @@ from connector.records import (
     STATUS_UPDATE_COLUMNS,
     VISIT_COLUMNS,
 )
-from plugin.catalogue import Catalogue
-from ssp.errors import ConfigError
-from ssp.tomlfile import validate_model
+from foundation.catalogue import Catalogue
+from foundation.errors import ConfigError
+from foundation.tomlfile import validate_model
 
 __all__ = [
     "MappingFile",

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from ssp.errors import PowerSchoolError
+from foundation.errors import PowerSchoolError
 
 __all__ = ["iter_pages", "planned_pages"]
 

@@ -48,8 +48,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ssp.config import Mou
-from ssp.errors import RecordError
+from foundation.config import Mou
+from foundation.errors import RecordError
 
 __all__ = [
     "Consent",

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connector.context import RunContext
 from connector.outbound import stable_uid
 from connector.state import since_for
-from ssp.errors import PowerSchoolError
+from foundation.errors import PowerSchoolError
 
 __all__ = ["sync_partner_directory", "pull_streams", "STREAMS"]
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
-from ssp.errors import RunError, TransientError
+from foundation.errors import RunError, TransientError
 
 __all__ = [
     "RetryPolicy",

@@ -17,8 +17,8 @@ import time
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from ssp.config import SSPConfig
-from ssp.errors import ConfigError
+from foundation.config import SSPConfig
+from foundation.errors import ConfigError
 
 __all__ = ["run_scheduler", "dst_warning", "build_scheduler", "next_fire_time"]
 

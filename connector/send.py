@@ -28,8 +28,8 @@ from connector.outbound import build_outbound_referral, record_hash, stable_uid
 from connector.policy import Consent, decide_outbound, parse_ps_date, revocations_due
 from connector.records import Revocation
 from connector.state import Disclosure, OutboundEntry
-from ssp.config import Partner
-from ssp.errors import NotFoundError, RecordError
+from foundation.config import Partner
+from foundation.errors import NotFoundError, RecordError
 
 __all__ = ["send_referrals", "hold_unconfigured_partners", "send_revocations", "push_disclosures", "reconcile_partner", "consents_for"]
 

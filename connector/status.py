@@ -47,7 +47,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from connector.policy import parse_ps_date
-from ssp.errors import RecordError
+from foundation.errors import RecordError
 
 __all__ = [
     "STATUSES",

@@ -24,7 +24,7 @@ from connector.endpoints import FIQL_VALUE, TABLE_NAME, checked_row_id, table_pa
 from connector.normalise import WriteOutcome, cast_value, cast_values, table_rows, write_items
 from connector.retry import AmbiguousRequestError, RetryBudget
 from connector.transport import PowerSchoolTransport
-from ssp.errors import NotFoundError, PowerSchoolError, WriteRejectedError
+from foundation.errors import NotFoundError, PowerSchoolError, WriteRejectedError
 
 __all__ = ["TableWrites"]
 

@@ -29,8 +29,8 @@ from connector.retry import (
     json_body,
     send,
 )
-from ssp.config import Credentials
-from ssp.errors import ConfigError, PowerSchoolError
+from foundation.config import Credentials
+from foundation.errors import ConfigError, PowerSchoolError
 
 __all__ = ["PowerSchoolTransport", "InsertPathStyle", "DEFAULT_PAGE_SIZE"]
 

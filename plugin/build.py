@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import ssp
-from plugin.catalogue import Catalogue
+import foundation
+from foundation.catalogue import Catalogue
+from foundation.config import SSPConfig
 from plugin.manifest import Manifest, V1Access, plugin_xml
 from plugin.package import write_zip
 from plugin.pages import page_files
@@ -18,7 +19,6 @@ from plugin.preview import PREVIEW_FILE, render_preview_html
 from plugin.queries import access_request
 from plugin.queries_xml import queries_files
 from plugin.schema import schema_files
-from ssp.config import SSPConfig
 
 __all__ = [
     "plugin_version",
@@ -31,7 +31,7 @@ __all__ = [
 
 
 def plugin_version(config: SSPConfig) -> str:
-    return config.plugin.version or ssp.__version__
+    return config.plugin.version or foundation.__version__
 
 
 def zip_names(config: SSPConfig) -> tuple[str, str]:

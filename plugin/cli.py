@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from foundation.config import load_config
 from plugin.build import build_plugins, render_preview
 from plugin.package import read_schema, schema_changes
-from ssp.config import load_config
 
 __all__ = ["build", "preview", "diff"]
 

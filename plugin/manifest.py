@@ -16,9 +16,9 @@ from typing import Literal
 
 from lxml import etree
 
+from foundation.errors import ConfigError
 from plugin.escaping import xml_bytes
 from plugin.queries import AccessField
-from ssp.errors import ConfigError
 
 __all__ = ["PLUGIN_NS", "Manifest", "plugin_xml"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ssp.errors import ConfigError
+from foundation.errors import ConfigError
 
 __all__ = [
     "write_zip",

@@ -21,9 +21,9 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from plugin.catalogue import Catalogue, Field, Table
+from foundation.catalogue import Catalogue, Field, Table
+from foundation.config import SSPConfig
 from plugin.escaping import RawJson, html, html_in_js, js, json_text, ps_tag_arg
-from ssp.config import SSPConfig
 
 __all__ = [
     "PAGE_PATH",

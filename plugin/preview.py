@@ -14,10 +14,10 @@ from importlib import resources
 
 from markupsafe import Markup
 
-from plugin.catalogue import Catalogue
+from foundation.catalogue import Catalogue
+from foundation.config import SSPConfig
 from plugin.escaping import html
 from plugin.pages import Grid, GridColumn, Listing, render_page
-from ssp.config import SSPConfig
 
 __all__ = ["PreviewTags", "render_preview_html", "PREVIEW_FILE", "EXAMPLE_STUDENT_DCID"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from plugin.catalogue import Catalogue
+from foundation.catalogue import Catalogue
 
 __all__ = [
     "Arg",

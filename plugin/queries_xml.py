@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from plugin.catalogue import Catalogue
+from foundation.catalogue import Catalogue
+from foundation.errors import CatalogueError
 from plugin.escaping import xml_bytes
 from plugin.queries import Query, connector_queries
-from ssp.errors import CatalogueError
 
 __all__ = ["named_queries_xml", "queries_files", "queries_path", "check_query", "select_list"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from plugin.catalogue import Catalogue, Table
+from foundation.catalogue import Catalogue, Table
 from plugin.escaping import xml_bytes
 
 __all__ = ["PS_EXTENSION_NS", "INDEXED_FIELDS", "schema_xml", "schema_files", "schema_path"]

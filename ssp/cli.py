@@ -27,9 +27,9 @@ COMMANDS: dict[str, str] = {
     "sync schedule": "connector.cli:sync_schedule",
     "sync status": "connector.cli:sync_status",
     "disclosures": "connector.cli:disclosures",
-    "report": "ssp.report:command",
-    "documents": "ssp.documents:command",
-    "sandbox": "connector.sandbox.cli:command",
+    "report": "documents.report:command",
+    "documents": "documents.forms:command",
+    "sandbox": "sandbox.cli:command",
 }
 
 
@@ -127,8 +127,8 @@ def _resolve(target: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ssp.errors import SSPError
-    from ssp.logs import setup_logging
+    from foundation.errors import SSPError
+    from foundation.logs import setup_logging
 
     setup_logging(verbose=args.verbose)
     try:

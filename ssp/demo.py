@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from ssp.config import Credentials, SSPConfig, demo_config_text, parse_config_text
-from ssp.errors import ConfigError
+from foundation.config import Credentials, SSPConfig, demo_config_text, parse_config_text
+from foundation.errors import ConfigError
 
 __all__ = ["command", "run_demo"]
 
@@ -57,11 +57,11 @@ def _headline(summary: dict) -> dict:
 
 def run_demo(out: Path) -> dict:
     from connector.cli import run_sync
-    from connector.sandbox import Sandbox
+    from documents.forms import render_document, write_document
+    from documents.report import write_report
     from plugin.build import build_plugins, render_preview
+    from sandbox import Sandbox
     from ssp.demo_scenario import revoke_one_consent, seed_school_side, write_partner_replies
-    from ssp.documents import render_document, write_document
-    from ssp.report import write_report
 
     out = _prepare(out)
     draft = _config(out, "http://127.0.0.1:8765")

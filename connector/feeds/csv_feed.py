@@ -44,7 +44,7 @@ from connector.feeds.safety import (
 )
 from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
-from ssp.errors import ConfigError
+from foundation.errors import ConfigError
 
 __all__ = ["CsvFeed", "CsvBatch", "notice_text", "OUTBOX_FILE_MODE"]
 

@@ -13,10 +13,10 @@ from connector.feeds.csv_feed import CsvFeed
 from connector.feeds.http_feed import HttpFeed
 from connector.mapping import PartnerMapping, load_mapping
 from connector.retry import RetryPolicy
-from plugin.catalogue import Catalogue
-from ssp.config import CsvFeed as CsvFeedSettings
-from ssp.config import Partner, SSPConfig, is_loopback_url
-from ssp.errors import ConfigError
+from foundation.catalogue import Catalogue
+from foundation.config import CsvFeed as CsvFeedSettings
+from foundation.config import Partner, SSPConfig, is_loopback_url
+from foundation.errors import ConfigError
 
 __all__ = ["open_feed", "partner_token"]
 

@@ -35,9 +35,9 @@ from connector.feeds.safety import require_run_id
 from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
 from connector.retry import RetryPolicy, endpoint_name, json_body, send
-from ssp.config import is_loopback_url
-from ssp.errors import ConfigError, RunError
-from ssp.logs import register_secret
+from foundation.config import is_loopback_url
+from foundation.errors import ConfigError, RunError
+from foundation.logs import register_secret
 
 __all__ = ["HttpFeed", "HttpBatch", "INBOUND_PATHS", "OUTBOUND_PATHS", "RAW_ITEM"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from connector.state.records import TIMESTAMP_FORMAT
-from ssp.errors import RunError
+from foundation.errors import RunError
 
 __all__ = ["Database", "DB_FILENAME", "MIGRATIONS"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from connector.state.db import Database
 from connector.state.records import Disclosure, InboundFile, InboundRow, OutboundEntry, PlanResult
-from ssp.errors import RunError
+from foundation.errors import RunError
 
 __all__ = ["OutboundLedger", "Disclosures", "InboundLedger"]
 

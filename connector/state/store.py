@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from connector.state.ledgers import InboundLedger, OutboundLedger
 from connector.state.records import MirrorChanges, MirrorRow, RunRecord, content_hash
-from ssp.errors import RunError
+from foundation.errors import RunError
 
 __all__ = ["StateStore", "MIRROR_KINDS"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from plugin.catalogue import Catalogue
+from foundation.catalogue import Catalogue
+from foundation.config import SSPConfig, load_config
 from plugin.pages import GRID_TABLES
 from ssp.cli import main
-from ssp.config import SSPConfig, load_config
 
 pytestmark = pytest.mark.browser
 
@@ -240,8 +240,8 @@ def test_consent_form_in_chromium_prints_on_two_pages_or_fewer(
 
 
 def test_report_renders_in_chromium(browser: Browser, config_path: Path, tmp_path: Path) -> None:
-    from ssp.report import build_report
-    from ssp.report_data import Period
+    from documents.report import build_report
+    from documents.report_data import Period
 
     referrals = [
         {

@@ -14,7 +14,7 @@ import responses
 from pydantic import SecretStr
 
 from connector.client import PowerSchoolClient
-from ssp.config import Credentials
+from foundation.config import Credentials
 
 BASE = "https://ps.example.org"
 SECRET = "s3cr3t-PLUGIN-secret-value"

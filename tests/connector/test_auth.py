@@ -13,7 +13,7 @@ from client_fakes import BASE, CREDS, SECRET, TOKEN_URL, FakeClock
 
 from connector.auth import TokenManager
 from connector.retry import RetryPolicy
-from ssp.errors import ConfigError, PowerSchoolError
+from foundation.errors import ConfigError, PowerSchoolError
 
 
 def manager(clock: FakeClock, **kw) -> TokenManager:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from connector.sandbox import Sandbox
+from foundation.config import SSPConfig, demo_config_text, parse_config_text
 from plugin.queries import access_request, connector_queries
+from sandbox import Sandbox
 from ssp.cli import main
-from ssp.config import SSPConfig, demo_config_text, parse_config_text
 
 DEMO_URL = 'base_url = "http://127.0.0.1:8765"'
 

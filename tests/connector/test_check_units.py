@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.check import PROBE_ROW_ID, run_check
+from foundation.config import SSPConfig, demo_config_text, parse_config_text
+from foundation.errors import AccessDeniedError, NotFoundError, PowerSchoolError
 from plugin.queries import access_request, connector_queries
-from ssp.config import SSPConfig, demo_config_text, parse_config_text
-from ssp.errors import AccessDeniedError, NotFoundError, PowerSchoolError
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_powerschool_unreachable_stops_the_check_instead_of_guessing(config: SSP
 
 
 def test_cli_exits_1_when_retries_run_out(tmp_path: Path, monkeypatch, capsys) -> None:
-    from connector.sandbox import Sandbox
+    from sandbox import Sandbox
     from ssp.cli import main
 
     with Sandbox(students=3, faults="503:1") as sb:

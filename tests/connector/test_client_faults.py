@@ -23,7 +23,7 @@ from client_fakes import (
 )
 from responses import matchers
 
-from ssp.errors import (
+from foundation.errors import (
     AccessDeniedError,
     NotFoundError,
     PowerSchoolError,

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.client import PowerSchoolClient
-from ssp.errors import PowerSchoolError
+from foundation.errors import PowerSchoolError
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from client_fakes import (
 )
 
 from connector.client import PowerSchoolClient
-from ssp.errors import ConfigError, PowerSchoolError
-from ssp.logs import JsonFormatter, SecretMaskFilter
+from foundation.errors import ConfigError, PowerSchoolError
+from foundation.logs import JsonFormatter, SecretMaskFilter
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import responses
 from client_fakes import OUTAGE_HTML, add_token, calls_to, make_client, page_body, table_record
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from ssp.errors import NotFoundError, PowerSchoolError, WriteRejectedError
+from foundation.errors import NotFoundError, PowerSchoolError, WriteRejectedError
 
 BASE_T = "https://ps.example.org/ws/schema/table/"
 VISITS = "U_SSP_VISITS"

@@ -19,7 +19,7 @@ from connector.feeds.csv_feed import CsvFeed, notice_text
 from connector.feeds.safety import is_neutralised
 from connector.mapping import load_mapping
 from connector.records import OUTBOUND_REFERRAL_COLUMNS, REDISCLOSURE_NOTICE, OutboundReferral
-from ssp.errors import ConfigError
+from foundation.errors import ConfigError
 
 GENERIC = load_mapping("generic", base_dir=Path("."))
 BHCARE = load_mapping("bhcare", base_dir=Path("."))

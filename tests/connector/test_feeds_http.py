@@ -19,8 +19,8 @@ from connector.feeds.http_feed import HttpFeed
 from connector.mapping import load_mapping
 from connector.records import REDISCLOSURE_NOTICE
 from connector.retry import RetryPolicy
-from ssp.config import parse_config_text
-from ssp.errors import ConfigError, RunError
+from foundation.config import parse_config_text
+from foundation.errors import ConfigError, RunError
 
 BASE = "https://api.partner.example/ssp/v1"
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"

@@ -19,8 +19,8 @@ from connector.records import (
     Provenance,
     Revocation,
 )
-from plugin.catalogue import ChoiceEdit, ChoiceOption, load_catalogue
-from ssp.errors import RecordError
+from foundation.catalogue import ChoiceEdit, ChoiceOption, load_catalogue
+from foundation.errors import RecordError
 
 TODAY = dt.date(2026, 9, 15)
 PROV = Provenance("cgc", "status_updates_1.csv", 7)

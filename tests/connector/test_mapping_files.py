@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connector.mapping import load_mapping
-from ssp.errors import ConfigError
+from foundation.errors import ConfigError
 
 HEAD = '[mapping]\nname = "acme"\n'
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.outbound import build_outbound_referral, record_hash, stable_uid
 from connector.records import CATEGORY_COLUMNS, OUTBOUND_REFERRAL_COLUMNS

@@ -15,8 +15,8 @@ from connector.policy import (
     parse_ps_date,
     revocations_due,
 )
-from ssp.config import Mou
-from ssp.errors import RecordError
+from foundation.config import Mou
+from foundation.errors import RecordError
 
 TODAY = dt.date(2026, 10, 15)
 MINOR_DOB = dt.date(2012, 3, 4)

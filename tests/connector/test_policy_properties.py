@@ -13,7 +13,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from connector.policy import Consent, decide_inbound, decide_outbound
-from ssp.config import Mou
+from foundation.config import Mou
 
 TODAY = dt.date(2026, 10, 15)
 PARTNER = "cgc"

@@ -14,7 +14,7 @@ import pytest
 from connector.engine import SyncRun
 from connector.pull import SIGNPOST_MARGIN, pull_streams
 from connector.state import DB_FILENAME, StateStore
-from ssp.config import SSPConfig, demo_config_text, parse_config_text
+from foundation.config import SSPConfig, demo_config_text, parse_config_text
 
 ZONE = "America/Chicago"
 STAMP = "%Y-%m-%d %H:%M:%S"

@@ -9,7 +9,7 @@ import pytest
 
 from connector.locks import LockBusyError, partner_lock
 from connector.schedule import build_scheduler, dst_warning, next_fire_time
-from ssp.config import demo_config_text, parse_config_text
+from foundation.config import demo_config_text, parse_config_text
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 import connector.state.db as state_db
 from connector.state import DB_FILENAME, MIGRATIONS, StateStore, content_hash, since_for
-from ssp.errors import RunError
+from foundation.errors import RunError
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 T0 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.state import DB_FILENAME, Disclosure, StateStore
-from ssp.errors import RunError
+from foundation.errors import RunError
 
 T0 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -17,7 +17,7 @@ from connector.status import (
     access_result,
     apply_update,
 )
-from ssp.errors import RecordError
+from foundation.errors import RecordError
 
 D = dt.date(2026, 10, 1)
 

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from e2e_helpers import TIMEZONE, Workspace, reset_logging
 
-from connector.sandbox import Sandbox
-from ssp.config import demo_config_text, parse_config_text
+from foundation.config import demo_config_text, parse_config_text
+from sandbox import Sandbox
 
 HERE = Path(__file__).parent
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connector.sandbox import Sandbox
-from ssp.config import Credentials, SSPConfig, demo_config_text, load_config
+from foundation.config import Credentials, SSPConfig, demo_config_text, load_config
+from foundation.errors import ConfigError
+from sandbox import Sandbox
 from ssp.demo_scenario import SchoolSide, seed_school_side, write_partner_replies
-from ssp.errors import ConfigError
 
 TIMEZONE = "America/New_York"
 ALL_CATEGORIES = "identity,enrollment,guardian_contact,referral,referral_status,visit_summary"

@@ -31,8 +31,8 @@ from connector.cli import run_sync
 from connector.client import PowerSchoolClient
 from connector.feeds import csv_feed
 from connector.feeds.files import PartnerFiles, QuarantineBook
-from connector.sandbox import Sandbox
 from connector.state import StateStore
+from sandbox import Sandbox
 from ssp.demo_scenario import revoke_one_consent
 
 STATE_EFFECTS = (

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
-from plugin.catalogue import Catalogue, load_catalogue
-from ssp.config import SSPConfig, demo_config_text, parse_config_text
-
 from plugin_configs import BASE_CONFIG, DATA, PARTNER  # noqa: F401 - re-exported for fixtures
+
+from foundation.catalogue import Catalogue, load_catalogue
+from foundation.config import SSPConfig, demo_config_text, parse_config_text
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
 
 @pytest.fixture
 def make_config(write_config: Callable[[str], Path]) -> Callable[[str], SSPConfig]:
-    from ssp.config import load_config
+    from foundation.config import load_config
 
     return lambda extra="": load_config(write_config(extra))
 

@@ -29,12 +29,12 @@ def test_zip_names_carry_the_version(make_config, tmp_path: Path) -> None:
 
 
 def test_default_version_is_the_package_version(demo_config, tmp_path: Path) -> None:
-    import ssp
+    import foundation
 
     data, ui = build_plugins(demo_config, tmp_path)
     assert (
-        data.name == f"ssp-data-{ssp.__version__}.zip"
-        and ui.name == f"ssp-ui-{ssp.__version__}.zip"
+        data.name == f"ssp-data-{foundation.__version__}.zip"
+        and ui.name == f"ssp-ui-{foundation.__version__}.zip"
     )
 
 

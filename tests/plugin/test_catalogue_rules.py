@@ -7,9 +7,9 @@ from typing import Callable
 
 import pytest
 
-from plugin.catalogue import load_catalogue
+from foundation.catalogue import load_catalogue
+from foundation.errors import CatalogueError, ConfigError
 from ssp.cli import main
-from ssp.errors import CatalogueError, ConfigError
 
 STAFF_NAME = 'name = "STAFF_NAME",'
 STAFF_NAME_KEY = "tables[0] (U_SSP_VISITS).fields[4]"
@@ -257,7 +257,7 @@ def test_district_choice_edit_rejected_with_file_and_key(
 ) -> None:
     extra, key, message, names_config = DISTRICT_CASES[case]
     path = write_config(extra)
-    from ssp.config import load_config
+    from foundation.config import load_config
 
     with pytest.raises(ConfigError) as caught:
         load_config(path)

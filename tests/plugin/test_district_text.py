@@ -6,13 +6,13 @@ import json
 import re
 
 import pytest
-from plugin_configs import DATA, PARTNER
 from lxml import etree
 from pagehelpers import grids, strip_allowed_tags
+from plugin_configs import DATA, PARTNER
 
+from foundation.config import SSPConfig
 from plugin.build import data_files, ui_files
 from plugin.preview import render_preview_html
-from ssp.config import SSPConfig
 
 SCRIPT = "</script><script>alert(1)</script>"  # 35 characters: fits the plugin name limit
 TAG = "~[wc:commonscripts]"
@@ -37,7 +37,7 @@ def hostile(make_config) -> SSPConfig:
 def hostile_publisher(write_config) -> SSPConfig:
     from plugin_configs import BASE_CONFIG
 
-    from ssp.config import load_config
+    from foundation.config import load_config
 
     base = BASE_CONFIG.replace('publisher = "Test District"', f'publisher = "{TAG} {SCRIPT}"')
     return load_config(write_config(HOSTILE, base=base))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from plugin_configs import DATA
 from lxml import etree
+from plugin_configs import DATA
 
+from foundation.errors import ConfigError
 from plugin.build import data_files, ui_files
 from plugin.manifest import Manifest, plugin_xml
 from plugin.queries import AccessField, access_request, connector_queries, table_reads, table_writes
-from ssp.errors import ConfigError
 
 NS = {"p": "http://plugin.powerschool.pearson.com"}
 

@@ -10,10 +10,10 @@ from typing import Callable
 import pytest
 from pagehelpers import grids, strip_allowed_tags, tlists
 
-from plugin.catalogue import Catalogue, load_catalogue
+from foundation.catalogue import Catalogue, load_catalogue
+from foundation.config import SSPConfig
 from plugin.escaping import html
 from plugin.pages import GRID_TABLES, page_model, pagecataloging_json, render_leftnav, render_page
-from ssp.config import SSPConfig
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
+from foundation.config import SSPConfig
 from plugin.build import render_preview
 from plugin.pages import GRID_TABLES
 from plugin.preview import render_preview_html
-from ssp.config import SSPConfig
 
 
 @pytest.fixture

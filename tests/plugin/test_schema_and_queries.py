@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from lxml import etree
 
+from foundation.errors import CatalogueError
 from plugin.queries import connector_queries
 from plugin.queries_xml import check_query, named_queries_xml, queries_files, select_list
 from plugin.schema import schema_xml
-from ssp.errors import CatalogueError
 
 PSX = {"x": "http://www.powerschool.com"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ssp.config import demo_config_text, parse_config_text
+from foundation.config import demo_config_text, parse_config_text
 
 HERE = Path(__file__).parent
 

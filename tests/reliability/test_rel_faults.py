@@ -23,7 +23,7 @@ from reliability_kit import figures
 from reliability_kit.snapshot import Snapshot, take
 from reliability_kit.world import FAST_CLIENT, World, make_world, pinned_now
 
-from connector.sandbox.faults import Fault
+from sandbox.faults import Fault
 
 NOW = pinned_now()
 COUNTED = (

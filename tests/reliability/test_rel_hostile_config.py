@@ -13,9 +13,9 @@ import pytest
 from reliability_kit import figures
 from reliability_kit.world import config_text
 
-from plugin.catalogue import load_catalogue
+from foundation.catalogue import load_catalogue
+from foundation.errors import ConfigError
 from ssp.cli import main
-from ssp.errors import ConfigError
 
 SECRET = "s3cr3t-Value-4711"
 Edit = Callable[[str], str]

@@ -21,8 +21,8 @@ from reliability_kit.privacy import NOTE_TEXT, Needles, canary_students, needles
 from reliability_kit.world import World, make_world
 
 from connector.client import PowerSchoolClient
-from ssp.errors import SSPError
-from ssp.logs import setup_logging
+from foundation.errors import SSPError
+from foundation.logs import setup_logging
 
 
 class RecordingClient(PowerSchoolClient):

@@ -23,8 +23,8 @@ from reliability_kit.world import World, config_text, make_world
 
 from connector.client import PowerSchoolClient
 from connector.feeds.safety import is_neutralised
-from ssp.config import Credentials, parse_config_text
-from ssp.errors import ConfigError, PowerSchoolError
+from foundation.config import Credentials, parse_config_text
+from foundation.errors import ConfigError, PowerSchoolError
 
 # REFERRED_BY of the first referrals, as a malicious or careless staff member typed it
 INJECTIONS = {

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from connector.feeds.base import Feed, InboundBatch, InboundKind
-from ssp.errors import RecordError
+from foundation.errors import RecordError
 
 
 @dataclass

@@ -31,9 +31,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from connector.sandbox import Sandbox
+from foundation.config import Credentials, parse_config_text
 from reliability_kit.world import TZ, World, config_text
-from ssp.config import Credentials, parse_config_text
+from sandbox import Sandbox
 
 __all__ = ["Kill", "CrashLab", "RunResult", "classify"]
 

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from connector.sandbox import Sandbox
-from ssp.config import Credentials, SSPConfig, demo_config_text, parse_config_text
+from foundation.config import Credentials, SSPConfig, demo_config_text, parse_config_text
+from sandbox import Sandbox
 from ssp.demo_scenario import (
     SchoolSide,
     revoke_one_consent,
