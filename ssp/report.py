@@ -18,11 +18,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 import jinja2
 
 from ssp import __version__
-from ssp.charts import Bar, bar_chart, funnel_chart
+from ssp.charts import Bar, bar_chart, funnel_chart, spoken
 from ssp.config import SSPConfig, load_config
 from ssp.errors import ConfigError
 from ssp.report_data import (
@@ -46,6 +47,7 @@ __all__ = [
     "load_report_rows",
     "write_report",
     "csv_safe",
+    "local_time",
     "command",
 ]
 
@@ -221,6 +223,7 @@ def render_html(data: ReportData, *, district: str, generated_at: dt.datetime) -
             generated_at=generated_at,
             version=__version__,
             min_shown=MIN_SHOWN,
+            spoken=spoken,
         )
     )
 
@@ -271,8 +274,20 @@ def build_report(
     )
     if fmt == "csv":
         return render_csv(data)
-    stamp = generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    return render_html(data, district=config.district.name, generated_at=stamp)
+    stamp = generated_at or dt.datetime.now(dt.timezone.utc)
+    return render_html(
+        data,
+        district=config.district.name,
+        generated_at=local_time(stamp, config.schedule.timezone),
+    )
+
+
+def local_time(moment: dt.datetime, timezone: str) -> dt.datetime:
+    """`moment` in the district's time zone (`[schedule] timezone`), to the minute: readers of the
+    report compare it with their own clock, not with UTC. A naive `moment` is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0)
 
 
 def load_report_rows(config: SSPConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
