@@ -106,7 +106,10 @@ def bar_chart(
     width: int = 560,
     maximum: float | None = None,
 ) -> Markup:
-    """Horizontal bars, one per label, figures at the bar ends; `maximum` fixes the scale (100%)."""
+    """Horizontal bars, one per label, figures at the bar ends; `maximum` fixes the scale (100%).
+    No bars, no chart: an empty string, so the report shows only the table's "no data" row."""
+    if not bars:
+        return Markup("")
     chart_id = chart_id or _slug(title)
     label_w, value_w = 220, 60
     plot_w = width - label_w - value_w

@@ -53,6 +53,8 @@ __all__ = [
 
 Format = Literal["html", "csv"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_KEEP_ROWS = 16
+"""A section with at most this many table rows (and its chart) is printed on one page, unsplit."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ def render_html(data: ReportData, *, district: str, generated_at: dt.datetime) -
             version=__version__,
             min_shown=MIN_SHOWN,
             spoken=spoken,
+            keep_rows=_KEEP_ROWS,
         )
     )
 
