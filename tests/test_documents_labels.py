@@ -124,3 +124,15 @@ def test_the_example_config_carries_spanish_services_for_every_partner() -> None
     config = load_config(Path(__file__).parents[1] / "examples" / "ssp.toml")
     for partner in config.partners:
         assert partner.services_in("es")[1] == "es", partner.id
+
+
+@pytest.mark.parametrize("language, name", [("en", "Allow"), ("es", "Autorizo")])
+def test_the_column_of_boxes_is_named_in_the_forms_language(
+    tmp_path: Path, language: str, name: str
+) -> None:
+    config = load_config(write_config(tmp_path, "Outpatient counseling"))
+    doc = render_document(config, "cgc", "consent", language=language, today=TODAY)  # type: ignore[arg-type]
+    tree = lxml_html.document_fromstring(doc.html)
+    assert tree.get("lang") == language
+    labels = tree.xpath("//table[@class='categories']//th[@class='tick']/@aria-label")
+    assert labels and set(labels) == {name}

@@ -88,7 +88,7 @@ def test_generated_html_has_no_wcag21_aa_violation(
     for name, path in _pages(generated, case).items():
         refused = _open_offline(pw_page, path)
         assert not refused, f"{name} reached for the network: {refused}"
-        pw_page.screenshot(path=str(artifacts / f"a11y-{name.replace('/', '-')}.png"), full_page=True)
+        pw_page.screenshot(path=str(artifacts / f"a11y-{name.replace('/', '-').removesuffix('.html')}.png"), full_page=True)
         violations = axe_violations(pw_page)
         if violations:
             found.append(f"{name}: {len(violations)} rule(s) violated\n{format_violations(violations)}")
