@@ -21,7 +21,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from ssp.suppression import MIN_SHOWN, Cell
+from ssp.suppression import MIN_SHOWN, PRIMARY_TEXT, SECONDARY_TEXT, Cell
 
 __all__ = ["Bar", "bar_chart", "funnel_chart", "spoken", "wrap_label"]
 
@@ -42,9 +42,9 @@ class Bar:
 
 def spoken(cell: Cell) -> str:
     """A figure as a screen reader should say it: the suppression markers in words."""
-    if cell.state == "primary":
+    if cell.state == "primary" or (cell.value is None and cell.text == PRIMARY_TEXT):
         return f"fewer than {MIN_SHOWN} (suppressed)"
-    if cell.state == "secondary":
+    if cell.state == "secondary" or (cell.value is None and cell.text == SECONDARY_TEXT):
         return "not shown (suppressed)"
     if cell.value is None and cell.text in ("–", "-", ""):
         return "no figure"

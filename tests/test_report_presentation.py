@@ -144,3 +144,12 @@ def test_suppressed_table_cells_are_read_as_words_and_keep_their_marker() -> Non
         assert td.get("data-spoken") == spoken(Cell(PRIMARY_TEXT, None, state="primary"))
         assert td.find("span").get("aria-hidden") == "true"
     assert "td[data-spoken]::after" in page and "content: attr(data-spoken)" in page
+
+
+def test_a_median_held_back_is_read_as_not_shown() -> None:
+    """The median column writes n/s as text (not a suppressed count); it is read the same way."""
+    from ssp.suppression import text_cell
+
+    assert spoken(text_cell(SECONDARY_TEXT, "days")) == "not shown (suppressed)"
+    assert spoken(text_cell("–", "days")) == "no figure"
+    assert spoken(Cell("12", 12.0)) == "12"
