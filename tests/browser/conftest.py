@@ -42,9 +42,10 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pw_browser() -> Iterator[Any]:
-    """One headless Chromium for the session (each test still gets its own context)."""
+    """One headless Chromium per test module (each test still gets its own context): closed when
+    the module is done, so it does not sit in memory through the rest of the suite."""
     executable = chromium_path()
     if executable is None:
         _missing(
