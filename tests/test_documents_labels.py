@@ -97,9 +97,7 @@ def test_a_translated_partner_gives_no_warning(
         (f'[partners.labels.es]\nservices = "{"x" * 401}"\n', "services"),
     ],
 )
-def test_labels_outside_the_design_are_config_errors(
-    tmp_path: Path, labels: str, key: str
-) -> None:
+def test_labels_outside_the_design_are_config_errors(tmp_path: Path, labels: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write_config(tmp_path, "Outpatient counseling", labels))
     assert key in str(caught.value) and "ssp.toml" in str(caught.value)

@@ -41,9 +41,9 @@ def config(timezone: str = "America/New_York"):
 )
 def test_generated_time_is_shown_in_the_district_time_zone(timezone: str, shown: str) -> None:
     moment = (
-        dt.datetime(2026, 12, 6, 11, 8, 59, tzinfo=dt.timezone.utc)
+        dt.datetime(2026, 12, 6, 11, 8, 59, tzinfo=dt.UTC)
         if "Los" not in timezone
-        else dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
+        else dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.UTC)
     )
     page = build_report(config(timezone), [], [], period=PERIOD, generated_at=moment)
     meta = lxml_html.document_fromstring(page).xpath("//header/p[@class='meta']")[0]
@@ -72,7 +72,9 @@ def test_report_command_stamps_district_time(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     assert main(["report", "--config", str(cfg_path), "--out", str(out)]) == 0
     meta = lxml_html.document_fromstring(out.read_text("utf-8")).xpath("//p[@class='meta']")[0]
-    assert re.search(r"generated \d{4}-\d\d-\d\d \d\d:\d\d M[SD]T \(America/Denver\)", meta.text_content())
+    assert re.search(
+        r"generated \d{4}-\d\d-\d\d \d\d:\d\d M[SD]T \(America/Denver\)", meta.text_content()
+    )
 
 
 def _texts(svg: str) -> list[tuple[str, float, float]]:
@@ -117,7 +119,10 @@ def test_funnel_labels_sit_beside_the_bars_in_black() -> None:
 def test_every_chart_is_described_with_its_figures_in_words() -> None:
     hidden = Cell(PRIMARY_TEXT, None, state="primary")
     other = Cell(SECONDARY_TEXT, None, state="secondary")
-    svg = bar_chart([Bar("Crisis", hidden), Bar("Check-in", other), Bar("Grief", Cell("40", 40.0))], title="Visits")
+    svg = bar_chart(
+        [Bar("Crisis", hidden), Bar("Check-in", other), Bar("Grief", Cell("40", 40.0))],
+        title="Visits",
+    )
     root = etree.fromstring(str(svg))
     assert root.get("role") == "img"
     desc = root.find("desc")
@@ -131,8 +136,13 @@ def test_every_chart_is_described_with_its_figures_in_words() -> None:
 
 def test_suppressed_table_cells_are_read_as_words_and_keep_their_marker() -> None:
     refs = [
-        {"studentsdcid": str(i), "referral_date": "2026-10-01", "partner_id": "cgc", "status": "new",
-         "status_reason": "awaiting consent"}
+        {
+            "studentsdcid": str(i),
+            "referral_date": "2026-10-01",
+            "partner_id": "cgc",
+            "status": "new",
+            "status_reason": "awaiting consent",
+        }
         for i in range(3)
     ]
     page = build_report(config(), refs, [], period=PERIOD)

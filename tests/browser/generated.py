@@ -17,13 +17,21 @@ from ssp.report_data import Period
 
 ROOT = Path(__file__).parents[2]
 PERIOD = Period(dt.date(2026, 7, 1), dt.date(2027, 6, 30))
-GENERATED_AT = dt.datetime(2026, 12, 6, 11, 8, tzinfo=dt.timezone.utc)
+GENERATED_AT = dt.datetime(2026, 12, 6, 11, 8, tzinfo=dt.UTC)
 
 DOCUMENTS: dict[str, list[str]] = {
     "consent_en": ["consent", "--partner", "cgc"],
     "consent_es": ["consent", "--partner", "cgc", "--language", "es"],
     "consent_en_part2": ["consent", "--partner", "bhcare", "--student", "204511"],
-    "consent_es_part2": ["consent", "--partner", "bhcare", "--language", "es", "--student", "204511"],
+    "consent_es_part2": [
+        "consent",
+        "--partner",
+        "bhcare",
+        "--language",
+        "es",
+        "--student",
+        "204511",
+    ],
     "mou": ["mou", "--partner", "cgc"],
 }
 REPORTS = ("report", "report_empty")

@@ -88,15 +88,27 @@ def test_generated_html_has_no_wcag21_aa_violation(
     for name, path in _pages(generated, case).items():
         refused = _open_offline(pw_page, path)
         assert not refused, f"{name} reached for the network: {refused}"
-        pw_page.screenshot(path=str(artifacts / f"a11y-{name.replace('/', '-').removesuffix('.html')}.png"), full_page=True)
+        pw_page.screenshot(
+            path=str(artifacts / f"a11y-{name.replace('/', '-').removesuffix('.html')}.png"),
+            full_page=True,
+        )
         violations = axe_violations(pw_page)
         if violations:
-            found.append(f"{name}: {len(violations)} rule(s) violated\n{format_violations(violations)}")
+            found.append(
+                f"{name}: {len(violations)} rule(s) violated\n{format_violations(violations)}"
+            )
     assert not found, "axe-core, WCAG 2.1 A/AA:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize(
-    "case, lang", [("consent_en", "en"), ("consent_es", "es"), ("consent_es_part2", "es"), ("mou", "en"), ("report", "en")]
+    "case, lang",
+    [
+        ("consent_en", "en"),
+        ("consent_es", "es"),
+        ("consent_es_part2", "es"),
+        ("mou", "en"),
+        ("report", "en"),
+    ],
 )
 def test_documents_declare_their_language(
     pw_page: Any, generated: dict[str, Path], case: str, lang: str
@@ -199,7 +211,9 @@ _SVG_COLOURS = """() => {
 }"""
 
 
-def test_chart_text_and_marks_have_enough_contrast(pw_page: Any, generated: dict[str, Path]) -> None:
+def test_chart_text_and_marks_have_enough_contrast(
+    pw_page: Any, generated: dict[str, Path]
+) -> None:
     """axe checks HTML text; SVG text is checked here: 4.5:1 for text, 3:1 for bars and hatching
     (WCAG 1.4.3 and 1.4.11), against the white page."""
     _open_offline(pw_page, generated["report"])

@@ -10,6 +10,7 @@ lists and tables are real HTML structure.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
     """(width, height) in points of every page of a Chromium PDF."""
     boxes = re.findall(
-        rb"/Type\s*/Page\b(?!s).*?/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf, re.S
+        rb"/Type\s*/Page\b(?!s).*?/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf, re.DOTALL
     )
     if not boxes:  # MediaBox written before /Type
         boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
@@ -152,7 +153,7 @@ def test_headings_lists_and_tables_are_real_structure(
     assert found["h1"] == 1, "one document title"
     levels = found["levels"]
     assert len(levels) >= 5
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), f"a heading level skipped: {levels}"
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), f"a heading level skipped: {levels}"
     assert found["tables"], "figures and categories are tables"
     assert all(t["heads"] >= 2 for t in found["tables"]), "every table has column headings"
     if not case.startswith("report"):
