@@ -107,7 +107,11 @@ MOU_ELEMENTS: tuple[str, ...] = (
     "signatures",
 )
 
-_SUBSTANCE_USE = re.compile(r"substance|alcohol|drug|opioid|addiction|\bSUD\b", re.IGNORECASE)
+_SUBSTANCE_USE = re.compile(
+    r"substance|alcohol|drug|opioid|addiction|\bSUD\b"
+    r"|sustancia|droga|opioide|opi[aá]ceo|adicci[oó]n|\bTUS\b",
+    re.IGNORECASE,
+)
 _STUDENT_NUMBER = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 
 
@@ -123,8 +127,10 @@ class RenderedDocument:
 
 
 def mentions_substance_use(partner: Partner) -> bool:
-    """True when the partner's services suggest substance-use records (42 CFR Part 2)."""
-    return bool(_SUBSTANCE_USE.search(partner.services))
+    """True when the partner's services, in any language given, suggest substance-use records
+    (42 CFR Part 2): the English and the Spanish forms then both carry the Part 2 section."""
+    texts = [partner.services, *(labels.services for labels in partner.labels.values())]
+    return any(_SUBSTANCE_USE.search(text) for text in texts)
 
 
 def template_name(kind: DocumentKind, language: Language) -> str:
@@ -177,10 +183,13 @@ def _context(
     today: dt.date,
 ) -> dict[str, Any]:
     mou = partner.mou
+    services, services_language = partner.services_in(language)
     return {
         "language": language,
         "district": config.district,
         "partner": partner,
+        "partner_services": services,
+        "partner_services_lang": services_language,
         "mou_effective": format_date(mou.effective, language),
         "mou_expires": format_date(mou.expires, language),
         "to_partner": [describe_category(c, language) for c in mou.to_partner],
@@ -278,5 +287,15 @@ def command(args: argparse.Namespace) -> int:
             "section: check that the form still holds every required element",
             file=sys.stderr,
         )
+    language = getattr(args, "language", "en") or "en"
+    if args.kind == "consent" and language != "en":
+        partner = config.partner(args.partner)
+        if partner.services and partner.services_in(language)[1] != language:
+            print(
+                f"ssp: warning: partner '{partner.id}' has no services in '{language}': the form "
+                f"lists them in English; add [partners.labels.{language}] services = \"...\" "
+                f"under that partner in {config.source}",
+                file=sys.stderr,
+            )
     print(write_document(args.out, document))
     return 0

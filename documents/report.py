@@ -18,10 +18,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 import jinja2
 
-from documents.charts import Bar, bar_chart, funnel_chart
+from foundation import __version__
+from documents.charts import Bar, bar_chart, funnel_chart, spoken
+from foundation.config import SSPConfig, load_config
+from foundation.errors import ConfigError
 from documents.report_data import (
     FUNNEL_STAGES,
     Median,
@@ -31,18 +35,7 @@ from documents.report_data import (
     parse_period,
     school_year,
 )
-from documents.suppression import (
-    MIN_SHOWN,
-    Cell,
-    CountGrid,
-    Line,
-    percent_cell,
-    suppress,
-    text_cell,
-)
-from foundation import __version__
-from foundation.config import SSPConfig, load_config
-from foundation.errors import ConfigError
+from documents.suppression import MIN_SHOWN, Cell, CountGrid, Line, percent_cell, suppress, text_cell
 
 __all__ = [
     "DisplayRow",
@@ -54,11 +47,14 @@ __all__ = [
     "load_report_rows",
     "write_report",
     "csv_safe",
+    "local_time",
     "command",
 ]
 
 Format = Literal["html", "csv"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_KEEP_ROWS = 16
+"""A section with at most this many table rows (and its chart) is printed on one page, unsplit."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +225,8 @@ def render_html(data: ReportData, *, district: str, generated_at: dt.datetime) -
             generated_at=generated_at,
             version=__version__,
             min_shown=MIN_SHOWN,
+            spoken=spoken,
+            keep_rows=_KEEP_ROWS,
         )
     )
 
@@ -279,8 +277,20 @@ def build_report(
     )
     if fmt == "csv":
         return render_csv(data)
-    stamp = generated_at or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    return render_html(data, district=config.district.name, generated_at=stamp)
+    stamp = generated_at or dt.datetime.now(dt.timezone.utc)
+    return render_html(
+        data,
+        district=config.district.name,
+        generated_at=local_time(stamp, config.schedule.timezone),
+    )
+
+
+def local_time(moment: dt.datetime, timezone: str) -> dt.datetime:
+    """`moment` in the district's time zone (`[schedule] timezone`), to the minute: readers of the
+    report compare it with their own clock, not with UTC. A naive `moment` is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0)
 
 
 def load_report_rows(config: SSPConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

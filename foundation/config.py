@@ -32,6 +32,7 @@ __all__ = [
     "ScheduleSettings",
     "PluginSettings",
     "Partner",
+    "PartnerLabels",
     "CsvFeed",
     "HttpFeed",
     "Mou",
@@ -198,6 +199,15 @@ class Mou(_Model):
         return self.effective <= day <= self.expires
 
 
+class PartnerLabels(_Model):
+    """A partner's words in another language (`[partners.labels.es]`), for the forms families read.
+
+    Only the description of services is translated: the partner's name is its legal name, the one
+    in the MOU, and stays as written."""
+
+    services: str = Field(default="", max_length=400)
+
+
 class Partner(_Model):
     id: str
     name: str = Field(min_length=1, max_length=120)
@@ -205,6 +215,15 @@ class Partner(_Model):
     mapping: str = "generic"
     feed: Annotated[CsvFeed | HttpFeed, Field(discriminator="kind")]
     mou: Mou
+    labels: dict[Literal["es"], PartnerLabels] = {}
+
+    def services_in(self, language: str) -> tuple[str, str]:
+        """(services text, the language it is written in) for a form in `language`: the
+        translation from `[partners.labels.<language>]` when given, else the English `services`."""
+        translated = self.labels.get(language)  # type: ignore[call-overload]
+        if translated is not None and translated.services:
+            return translated.services, language
+        return self.services, "en"
 
     @field_validator("id")
     @classmethod
