@@ -18,7 +18,7 @@ __all__ = ["build", "preview", "diff"]
 def build(args: argparse.Namespace) -> int:
     """Write the DATA and UI zips into --out and print their paths, one per line."""
     config = load_config(args.config)
-    for path in build_plugins(config, args.out):
+    for path in build_plugins(config, args.out, previous=args.previous):
         print(path)
     return 0
 

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = psub.add_parser("build", help="write the DATA and UI plugin zips")
     _config_arg(build)
     build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR")
+    build.add_argument("--previous", type=Path, action="append", default=[], metavar="OLD.zip",
+                       help="an earlier (installed) zip the new version must exceed; repeat for "
+                       "DATA and UI (default: the record of the last build in DIR)")
     preview = psub.add_parser("preview", help="static HTML preview of the Student Support Page")
     _config_arg(preview)
     preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR")
