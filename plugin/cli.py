@@ -15,7 +15,7 @@ from plugin.versions import is_version, parse_requires, version_increases
 from ssp.config import load_config
 from ssp.errors import ConfigError
 
-__all__ = ["build", "preview", "diff"]
+__all__ = ["build", "preview", "diff", "lint"]
 
 
 def build(args: argparse.Namespace) -> int:
@@ -96,3 +96,15 @@ def diff(args: argparse.Namespace) -> int:
     for line in _requirement_lines(old, new):
         print(line)
     return 0
+
+
+def lint(args: argparse.Namespace) -> int:
+    """One line per finding (`ZIP:path:LINE: error|warning: message`) and a summary line;
+    exit 1 when there is an error."""
+    from plugin.lint import lint_zips
+
+    report = lint_zips(args.zips, data=args.data)
+    for finding in report.findings:
+        print(finding)
+    print(report.summary())
+    return 1 if report.errors else 0

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "plugin build": "plugin.cli:build",
     "plugin preview": "plugin.cli:preview",
     "plugin diff": "plugin.cli:diff",
+    "plugin lint": "plugin.cli:lint",
     "check": "connector.cli:check",
     "sync run": "connector.cli:sync_run",
     "sync schedule": "connector.cli:sync_schedule",
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("ssp-demo"), metavar="DIR",
                       help="where the demo writes everything (default: ./ssp-demo)")
 
-    plugin = sub.add_parser("plugin", help="build, preview and compare the PowerSchool plugins")
+    plugin = sub.add_parser("plugin", help="build, preview, compare and check PowerSchool plugins")
     psub = plugin.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
     build = psub.add_parser("build", help="write the DATA and UI plugin zips")
     _config_arg(build)
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff = psub.add_parser("diff", help="refuse a schema change PowerSchool cannot apply or that loses data")
     diff.add_argument("old", type=Path, metavar="OLD.zip")
     diff.add_argument("new", type=Path, metavar="NEW.zip")
+    lint = psub.add_parser("lint", help="check any PowerSchool plugin zip against PowerSchool's "
+                           "plugin rules; exit 1 on errors")
+    lint.add_argument("zips", type=Path, nargs="+", metavar="ZIP")
+    lint.add_argument("--data", type=Path, action="append", default=[], metavar="ZIP",
+                      help="a DATA plugin installed on the server: requested extension fields "
+                      "are checked against it (zips linted together count too)")
 
     check = sub.add_parser("check", help="after install: credentials, tables, queries, granted access")
     _config_arg(check)
