@@ -75,6 +75,12 @@ def _undefined(archive: PluginArchive, installed: Schema | None) -> None:
                 _PATH, line, f"{table}.{fld} is requested but the DATA plugin does not define it: "
                 "PowerSchool refuses the upload (Invalid Column)",
             )
+    if checked:
+        for use in archive.page_uses:
+            fields = known.tables.get(use.table)
+            if use.table.startswith("U_") and fields is not None and use.field not in fields:
+                archive.error(use.path, use.line, f"{use.by} uses {use.table}.{use.field}, which "
+                              "the DATA plugin does not define")
     for table, line in unknown_tables.items():
         if checked:
             archive.error(

@@ -30,7 +30,9 @@ _IF_COND = re.compile(r"~\[if(?:#\w+)?\.([^\]]*)\]")
 _TLIST = re.compile(r"~\[(tlist_child|tlist_standalone):([^\]]*)\]", re.S)
 _TLIST_SQL = re.compile(r"~\[tlist_sql;(.*?)\](?=\s*<|\s*$|\s*\[)", re.S)
 _ONE_TO_ONE = re.compile(r"\[\s*(\w+)\.(U_\w+)\s*\](\w+)", re.I)
-_HREF = re.compile(r"""href\s*=\s*\\?["']([^"'\\]+)\\?["']""", re.I)
+_HREF = re.compile(
+    r"""(?:\bhref\s*=\s*\\?["']|\.attr\(\s*["']href["']\s*,\s*["'])([^"'\\]+)""", re.I
+)
 _TLIST_OPTIONS = {"displaycols", "fieldnames", "type"}
 
 

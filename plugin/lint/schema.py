@@ -23,19 +23,24 @@ KNOWN_TYPES = {"STRING", "INTEGER", "DOUBLE", "DATE", "BOOLEAN", "CLOB", "TIMEST
 TRACKING = {"WHOCREATED", "WHENCREATED", "WHOMODIFIED", "WHENMODIFIED"}
 
 
-def _identifier(archive: PluginArchive, path: str, el: etree._Element, what: str, name: str) -> None:
+def _identifier(
+    archive: PluginArchive, path: str, el: etree._Element, what: str, name: str
+) -> None:
     if not name:
         archive.error(path, el.sourceline, f"{what} has no name")
     elif len(name) > MAX_IDENTIFIER:
         archive.error(
             path, el.sourceline,
-            f"{what} {name} has {len(name)} characters (PowerSchool stores at most {MAX_IDENTIFIER})",
+            f"{what} {name} has {len(name)} characters "
+            f"(PowerSchool stores at most {MAX_IDENTIFIER})",
         )
     elif name.upper() in ORACLE_RESERVED_WORDS:
         archive.error(path, el.sourceline, f"{what} {name} is an Oracle reserved word")
 
 
-def _table(archive: PluginArchive, path: str, el: etree._Element, group: str, schema: Schema) -> int:
+def _table(
+    archive: PluginArchive, path: str, el: etree._Element, group: str, schema: Schema
+) -> int:
     db_name = el.get("dbTableName") or ""
     _identifier(archive, path, el, "table", db_name)
     for attr in ("childName", "coreTable"):
@@ -114,7 +119,8 @@ def read_schema_files(archive: PluginArchive, *, report: bool = True) -> Schema:
         if count > MAX_FIELDS_PER_GROUP:
             target.error(
                 path, root.sourceline,
-                f"{count} fields in one extension group (PowerSchool allows {MAX_FIELDS_PER_GROUP})",
+                f"{count} fields in one extension group "
+                f"(PowerSchool allows {MAX_FIELDS_PER_GROUP})",
             )
     return schema
 

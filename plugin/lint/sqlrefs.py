@@ -20,9 +20,12 @@ _IDENT = r'"?[A-Za-z_][A-Za-z0-9_$#]*"?'
 _FROM_ITEM = re.compile(
     rf"\b(FROM|JOIN)\s+({_IDENT}(?:\.{_IDENT})?)(?:\s+(?:AS\s+)?({_IDENT}))?", re.I
 )
-_COMMA_ITEM = re.compile(rf",\s*({_IDENT})(?:\s+(?:AS\s+)?({_IDENT}))?(?=\s*(?:,|$|\bWHERE\b))", re.I)
+_COMMA_ITEM = re.compile(
+    rf",\s*({_IDENT})(?:\s+(?:AS\s+)?({_IDENT}))?(?=\s*(?:,|$|\bWHERE\b))", re.I
+)
 _QUALIFIED = re.compile(rf"(?<![\w.:$#]){_IDENT}\s*\.\s*{_IDENT}")
 _WORD = re.compile(r"(?<![\w.:$#])([A-Za-z_][A-Za-z0-9_$#]*)(?![\w.(])")
+_FROM_END = re.compile(r"\b(WHERE|JOIN|GROUP|ORDER|UNION|HAVING|CONNECT|START)\b|\)", re.I)
 _BIND = re.compile(r"(?<![\w:]):([A-Za-z_]\w*)")
 _KEYWORDS = {
     "select", "from", "where", "and", "or", "not", "in", "is", "null", "as", "on", "join", "left",
@@ -62,7 +65,7 @@ def table_aliases(sql: str) -> dict[str, str]:
         add(m.group(2), m.group(3))
         if m.group(1).upper() == "FROM":
             rest = clean[m.end():]
-            stop = re.search(r"\b(WHERE|JOIN|GROUP|ORDER|UNION|HAVING|CONNECT|START)\b|\)", rest, re.I)
+            stop = _FROM_END.search(rest)
             segment = rest[: stop.start()] if stop else rest
             for c in _COMMA_ITEM.finditer(segment + " "):
                 add(c.group(1), c.group(2))

@@ -205,7 +205,9 @@ def test_a_renamed_plugin_is_not_an_upgrade(make_config, tmp_path: Path, capsys)
     _, new = build_plugins(make_config('[plugin]\nname = "Support Page"'), tmp_path / "b")
     code, out = _diff(old, new, capsys)
     assert code == 1
-    assert out[0].startswith("unsafe: plugin name changed: 'Student Support Page' -> 'Support Page'")
+    assert out[0].startswith(
+        "unsafe: plugin name changed: 'Student Support Page' -> 'Support Page'"
+    )
 
 
 def test_ui_upgrade_says_which_data_version_it_needs(demo_config, tmp_path: Path, capsys) -> None:

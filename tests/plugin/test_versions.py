@@ -1,4 +1,5 @@
-"""Plugin versions PowerSchool accepts: changed content -> higher version, same content -> same bytes."""
+"""Plugin versions PowerSchool accepts: changed content -> higher version; same content ->
+same version and bytes."""
 
 from __future__ import annotations
 
