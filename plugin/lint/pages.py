@@ -28,7 +28,7 @@ _TAG = re.compile(
 )
 _IF_COND = re.compile(r"~\[if(?:#\w+)?\.([^\]]*)\]")
 _TLIST = re.compile(r"~\[(tlist_child|tlist_standalone):([^\]]*)\]", re.S)
-_TLIST_SQL = re.compile(r"~\[tlist_sql;(.*?)\](?=\s*<|\s*$|\s*\[)", re.S)
+_TLIST_SQL = re.compile(r"~\[tlist_sql;")
 _ONE_TO_ONE = re.compile(r"\[\s*(\w+)\.(U_\w+)\s*\](\w+)", re.I)
 _HREF = re.compile(
     r"""(?:\bhref\s*=\s*\\?["']|\.attr\(\s*["']href["']\s*,\s*["'])([^"'\\]+)""", re.I
@@ -131,9 +131,34 @@ def _tlists(archive: PluginArchive, path: str, text: str) -> None:
             archive.page_uses.append(FieldUse(table, col.upper(), path, line, f"~[{kind}]"))
 
 
+def _tag_body_end(text: str, start: int) -> int:
+    """Index of the `]` closing a tag whose body starts at `start`, skipping `~(...)` values
+    (which may hold `[...]`) and SQL string literals; -1 when the tag never closes."""
+    i, depth = start, 0
+    while i < len(text):
+        if text.startswith("~(", i):
+            depth, i = depth + 1, i + 2
+            continue
+        ch = text[i]
+        if ch == "'" and not depth:
+            close = text.find("'", i + 1)
+            i = len(text) if close < 0 else close + 1
+            continue
+        if depth and ch == ")":
+            depth -= 1
+        elif not depth and ch == "]":
+            return i
+        i += 1
+    return -1
+
+
 def _tlist_sql(archive: PluginArchive, path: str, text: str) -> None:
+    """Fields the read-only lists read (used only to judge over-privilege, never as missing)."""
     for m in _TLIST_SQL.finditer(text):
-        sql = re.sub(r"~\([^)]*\)", "0", m.group(1).split(";")[0])
+        end = _tag_body_end(text, m.end())
+        if end < 0:
+            continue
+        sql = re.sub(r"~\([^)]*\)", "0", text[m.end():end].split(";")[0])
         for table, col in column_refs(sql, loose=True):
             archive.page_uses.append(FieldUse(table, col, path, line_of(text, m.start()),
                                               "~[tlist_sql]"))

@@ -355,3 +355,67 @@ def test_each_planted_defect_is_reported(case: str, demo_config, tmp_path: Path)
     if defect.line is not None:
         assert matches[0].line == defect.line, matches[0]
     assert report.errors == 0 if defect.severity == "warning" else report.errors >= 1
+
+
+# --- the page shapes published grid plugins use (what the Student Support area is built from) --
+
+_GRID_PAGE = """<!DOCTYPE html><html><head><title>{title}</title>~[wc:commonscripts]
+<script src="/scripts/tlistCustomization.js"></script></head><body>
+~[wc:admin_header_frame_css]~[wc:admin_navigation_frame_css]
+~[wc:title_student_begin_css]{title}~[wc:title_student_end_css]
+<form action="/admin/changesrecorded.white.html" method="POST">
+~[tlist_child:STUDENTS.U_SSP.{table};displaycols:{cols};fieldNames:{names};type:html]
+<div class="button-row"><input type="hidden" name="ac" value="prim">~[submitbutton]</div>
+</form>
+~[wc:admin_footer_frame_css]</body></html>
+"""
+
+_LANDING = """<!DOCTYPE html><html><head><title>Student Support</title>~[wc:commonscripts]</head>
+<body>~[wc:admin_header_frame_css]~[wc:admin_navigation_frame_css]
+<table>~[tlist_sql;SELECT c.PARTNER_ID, TO_CHAR(c.EXPIRATION_DATE, 'YYYY-MM-DD')
+ FROM U_SSP_CONSENTS c WHERE c.STUDENTSDCID = ~([students]dcid) AND c.REVOKED_DATE IS NULL
+ ORDER BY c.EXPIRATION_DATE;nonemessage=No active consents]
+<tr><td>~(c.partner_id;htmlencode)</td><td>~(expires;htmlencode)</td></tr>[/tlist_sql]</table>
+<script>var visits = [~[tlist_sql;SELECT SSP_UID, VISIT_DATE FROM U_SSP_VISITS
+ WHERE STUDENTSDCID = ~([students]dcid) ORDER BY VISIT_DATE DESC]
+{"uid": ~(ssp_uid;json), "date": "~(visit_date;js)"},[/tlist_sql]];</script>
+~[if#saved.~(gpv.changesSaved)=true]<p>~[text:psx.common.changes_recorded]</p>[/if#saved]
+<a href="ssp_visits.html?frn=~(studentfrn)">Visits</a>
+~[wc:admin_footer_frame_css]</body></html>
+"""
+
+_LEFTNAV = """<script>$j(function () {
+~[if.security.pagenone=/admin/students/student_support.html] [else]
+$j("ul#std_information").append("<li><a href='student_support.html?frn=~(frn)'>Support</a></li>");
+[/if]
+~[if.security.pagenone=/admin/students/ssp_visits.html] [else]
+$j("ul#std_information").append("<li><a href='ssp_visits.html?frn=~(frn)'>Visits</a></li>");
+[/if]
+});</script>
+"""
+
+
+def test_one_grid_per_page_area_with_encoders_and_guarded_links_lints_clean(
+    demo_config, tmp_path: Path
+) -> None:
+    """A landing page (tlist_sql with ~(col;htmlencode|json|js) encoders), a grid page posting to
+    changesrecorded.white.html with ac=prim, a left-nav fragment guarding each link, and a
+    pagecataloging entry per page."""
+    data, _ = build_plugins(demo_config, tmp_path / "ours")
+    files = _files(demo_config, "ui")
+    files[PAGE] = _LANDING.encode()
+    files["web_root/admin/students/ssp_visits.html"] = _GRID_PAGE.format(
+        title="Visits", table="U_SSP_VISITS", cols="VISIT_DATE,TIME_IN,PURPOSE",
+        names="Date,Time in,Purpose",
+    ).encode()
+    files[LEFTNAV] = _LEFTNAV.encode()
+    files[NAV] = (
+        '{"pages":[{"htmlID":"navSspSupport","title":"Student Support","version":"0.1.0.0002",'
+        '"pageURL":"/admin/students/student_support.html?frn=~(studentfrn)",'
+        '"parentHTMLID":"navStudentInformation","contextType":"student","checkParams":true},'
+        '{"htmlID":"navSspVisits","title":"Support visits","version":"0.1.0.0002",'
+        '"pageURL":"/admin/students/ssp_visits.html?frn=~(studentfrn)",'
+        '"parentHTMLID":"navSspSupport","contextType":"student"}]}'
+    ).encode()
+    report = lint_zips([raw_zip(tmp_path / "area.zip", files)], data=[data])
+    assert _lines(report) == []
