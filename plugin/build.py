@@ -158,14 +158,20 @@ def build_plugins(
     cat = config.catalogue()
     release = release_version(config)
     builds = _previous_builds(config, out_dir, previous)
-    data_version, data = choose_version(
-        lambda v: data_files(config, cat, version=v), release, builds.get(data_name(config))
-    )
-    ui_version, ui = choose_version(
-        lambda v: ui_files(config, cat, version=v, data_version=data_version),
-        release,
-        builds.get(config.plugin.name),
-    )
+    try:
+        data_version, data = choose_version(
+            lambda v: data_files(config, cat, version=v), release, builds.get(data_name(config))
+        )
+        ui_version, ui = choose_version(
+            lambda v: ui_files(config, cat, version=v, data_version=data_version),
+            release,
+            builds.get(config.plugin.name),
+        )
+    except ConfigError as exc:
+        if exc.file is not None:
+            raise
+        message = str(exc).removeprefix(f"{exc.key}: ") if exc.key else str(exc)
+        raise ConfigError(message, file=config.source, key=exc.key) from None
     data_zip, ui_zip = zip_names(data_version, ui_version)
     data_path = write_zip(out_dir / data_zip, data)
     ui_path = write_zip(out_dir / ui_zip, ui)

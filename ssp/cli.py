@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", type=Path, metavar="NEW.zip")
     lint = psub.add_parser("lint", help="check any PowerSchool plugin zip against PowerSchool's "
                            "plugin rules; exit 1 on errors")
-    lint.add_argument("zips", type=Path, nargs="+", metavar="ZIP")
+    lint.add_argument("zips", type=Path, nargs="+", metavar="ZIP",
+                      help="plugin zips to check (a DATA and a UI zip together: the UI's "
+                      "requested fields are checked against the DATA schema)")
     lint.add_argument("--data", type=Path, action="append", default=[], metavar="ZIP",
                       help="a DATA plugin installed on the server: requested extension fields "
                       "are checked against it (zips linted together count too)")
