@@ -1,8 +1,9 @@
 """pagecataloging/*.json rules: enhanced-navigation entries PowerSchool can read.
 
-Each file is JSON `{"pages": [...]}`; an entry needs `htmlID` (unique, never changed), `title`,
-`pageURL` (a server path) and `parentHTMLID` (where it hangs in the menu), and its `version`
-follows the plugin's digits-and-dots form.
+Each file is JSON `{"pages": [...]}`; an entry needs `htmlID` (unique, never changed) and
+`title`; a top-level entry needs `parentHTMLID` (where it hangs in the menu); an entry opens
+`pageURL` (a server path) unless it is a heading whose `children` are entries themselves (as in
+a production health-log plugin); `version` follows the plugin's digits-and-dots form.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from plugin.lint.model import PluginArchive, decode
 
 __all__ = ["check_pagecataloging"]
 
-_REQUIRED = ("htmlID", "title", "pageURL", "parentHTMLID")
+_REQUIRED = ("htmlID", "title")
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -39,20 +40,36 @@ def check_pagecataloging(archive: PluginArchive) -> None:
         if not isinstance(pages, list):
             archive.error(path, 1, 'the document must be {"pages": [ ... ]}')
             continue
-        for i, entry in enumerate(pages):
-            if not isinstance(entry, dict):
-                archive.error(path, 0, f"pages[{i}] is not an object")
-                continue
-            _entry(archive, path, text, i, entry, ids)
+        _entries(archive, path, text, pages, "pages", ids, top=True)
+
+
+def _entries(
+    archive: PluginArchive, path: str, text: str, entries: list, where: str,
+    ids: dict[str, str], *, top: bool,
+) -> None:
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            archive.error(path, 0, f"{where}[{i}] is not an object")
+            continue
+        _entry(archive, path, text, f"{where}[{i}]", entry, ids, top=top)
 
 
 def _entry(
-    archive: PluginArchive, path: str, text: str, i: int, entry: dict, ids: dict[str, str]
+    archive: PluginArchive, path: str, text: str, where: str, entry: dict, ids: dict[str, str],
+    *, top: bool,
 ) -> None:
     html_id = entry.get("htmlID")
     line = _line(text, "htmlID", html_id) if html_id else 0
-    label = f"pages[{i}]" + (f" ({html_id})" if html_id else "")
-    for key in _REQUIRED:
+    label = where + (f" ({html_id})" if html_id else "")
+    children = entry.get("children")
+    required = [*_REQUIRED, *(["parentHTMLID"] if top else [])]
+    if children is None:
+        required.append("pageURL")
+    elif not isinstance(children, list):
+        archive.error(path, line, f"{label}: children must be a list of entries")
+    else:
+        _entries(archive, path, text, children, f"{label}.children", ids, top=False)
+    for key in required:
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             archive.error(path, line, f"{label}: {key} is missing or empty")
     if isinstance(html_id, str):

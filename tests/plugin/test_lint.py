@@ -419,3 +419,29 @@ def test_one_grid_per_page_area_with_encoders_and_guarded_links_lints_clean(
     ).encode()
     report = lint_zips([raw_zip(tmp_path / "area.zip", files)], data=[data])
     assert _lines(report) == []
+
+
+_HEADING = (
+    '{"pages":[{"htmlID":"navSspHeading","title":"Student Support","version":"1",'
+    '"parentHTMLID":"navStudentHealthSection","children":[{"htmlID":"navSspPage",'
+    '"title":"Support page","checkParams":true,'
+    '"pageURL":"/admin/students/student_support.html?frn=~(studentfrn)"}]}]}'
+)
+
+
+def test_pagecataloging_heading_with_children_needs_no_page_url(
+    demo_config, tmp_path: Path
+) -> None:
+    """The nested shape a production health-log plugin ships: a heading entry whose children
+    open the pages (children hang under the heading, so they need no parentHTMLID)."""
+    data, _ = build_plugins(demo_config, tmp_path / "ours")
+    files = {**_files(demo_config, "ui"), NAV: _HEADING.encode()}
+    assert _lines(lint_zips([raw_zip(tmp_path / "nav.zip", files)], data=[data])) == []
+
+
+def test_pagecataloging_child_without_page_url_is_an_error(demo_config, tmp_path: Path) -> None:
+    files = {**_files(demo_config, "ui"), NAV: _HEADING.replace('"pageURL"', '"page"').encode()}
+    report = lint_zips([raw_zip(tmp_path / "nav.zip", files)])
+    assert [f.message for f in report.findings if f.path == NAV] == [
+        "pages[0] (navSspHeading).children[0] (navSspPage): pageURL is missing or empty"
+    ]
