@@ -50,6 +50,7 @@ __all__ = [
     "read_state",
     "write_state",
     "previous_from_zip",
+    "manifest_identity",
     "requires_text",
     "parse_requires",
 ]

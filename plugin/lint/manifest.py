@@ -1,5 +1,9 @@
 """plugin.xml rules: the public XSD (with its known newer extras), version, access request.
 
+`plugin.xsd` beside this module is an unmodified copy of `src/plugin.xsd` of
+grantholle/powerschool-plugin-xml-builder at 2315eaca9abdd3aaa67811aecbea99f951bd38da (MIT,
+licence in `plugin.xsd.LICENSE.md`), a third-party copy of PowerSchool's schema.
+
 The XSD copy (2020) predates `oauth@accessLevelV1Api`, `access_request/cdn_request` and the
 `teacher.pro.apps` ui_context; those are checked here by hand and removed from a copy of the
 document before it is validated, so a current plugin.xml is not reported for them. The XSD
