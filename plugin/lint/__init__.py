@@ -21,6 +21,7 @@ from plugin.lint.pagecataloging import check_pagecataloging
 from plugin.lint.pages import check_pages
 from plugin.lint.queries import check_permissions, check_queries
 from plugin.lint.schema import check_schema, read_schema_files
+from plugin.versions import is_version, parse_requires, version_increases
 from ssp.errors import ConfigError
 
 __all__ = ["Finding", "LintReport", "lint_zips"]
@@ -61,6 +62,20 @@ def _check_one(archive: PluginArchive) -> None:
     check_pagecataloging(archive)
 
 
+def _check_requirements(archives: Sequence[PluginArchive]) -> None:
+    """A UI zip whose description names the DATA version it needs ("Requires <name> <version>
+    or later"), linted together with that DATA plugin at a lower version, would be refused."""
+    versions = {a.name: a.version for a in archives if a.name and is_version(a.version)}
+    for archive in archives:
+        required = parse_requires(archive.description)
+        if required is None or required[0] not in versions:
+            continue
+        name, needed = required
+        if version_increases(versions[name], needed):
+            archive.error("plugin.xml", 0, f"needs {name} {needed} or later, but the {name} zip "
+                          f"given is {versions[name]}: build both from the same configuration")
+
+
 def lint_zips(paths: Sequence[Path], *, data: Sequence[Path] = ()) -> LintReport:
     """Findings for every zip in `paths`, in zip order then entry, line and message order."""
     for path in [*paths, *data]:
@@ -81,6 +96,7 @@ def lint_zips(paths: Sequence[Path], *, data: Sequence[Path] = ()) -> LintReport
         if archive.schema.tables:
             installed = installed or Schema()
             installed.merge(archive.schema)
+    _check_requirements(archives)
     findings: list[Finding] = []
     for archive in archives:
         if archive.files:

@@ -80,6 +80,9 @@ def check_manifest(archive: PluginArchive) -> None:
         for err in schema.error_log:
             archive.error(_PATH, err.line, f"plugin.xsd: {_xsd_message(err.message)}")
     version = root.get("version")
+    archive.name = root.get("name") or ""
+    archive.version = version or ""
+    archive.description = root.get("description") or ""
     if version is None:
         archive.warning(
             _PATH, root.sourceline,

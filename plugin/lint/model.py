@@ -75,6 +75,9 @@ class PluginArchive:
     files: dict[str, bytes]
     names: list[str]
     findings: list[Finding] = field(default_factory=list)
+    name: str = ""
+    version: str = ""
+    description: str = ""
     has_oauth: bool = False
     access: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     query_uses: list[FieldUse] = field(default_factory=list)

@@ -445,3 +445,17 @@ def test_pagecataloging_child_without_page_url_is_an_error(demo_config, tmp_path
     assert [f.message for f in report.findings if f.path == NAV] == [
         "pages[0] (navSspHeading).children[0] (navSspPage): pageURL is missing or empty"
     ]
+
+
+def test_ui_needing_a_newer_data_version_than_the_one_given_is_an_error(
+    demo_config, tmp_path: Path
+) -> None:
+    cat = demo_config.catalogue()
+    data = raw_zip(tmp_path / "data.zip", data_files(demo_config, cat, version="0.1.0.0001"))
+    ui = raw_zip(tmp_path / "ui.zip", ui_files(demo_config, cat, data_version="0.1.0.0002"))
+    report = lint_zips([data, ui])
+    assert [(f.zip, f.severity, f.message) for f in report.findings] == [
+        (str(ui), "error", "needs Student Support Page DATA 0.1.0.0002 or later, but the "
+         "Student Support Page DATA zip given is 0.1.0.0001: build both from the same "
+         "configuration")
+    ]
