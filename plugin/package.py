@@ -25,6 +25,8 @@ __all__ = [
     "read_schema",
     "schema_changes",
     "SchemaChanges",
+    "PluginZip",
+    "read_plugin_zip",
 ]
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -97,6 +99,47 @@ def _parse_table(el: etree._Element, group: str) -> TableSchema:
                 int(length) if length else None,
             )
     return TableSchema(name=f"{group}.{name}" if group else name, kind=kind, fields=fields)
+
+
+@dataclass(frozen=True)
+class PluginZip:
+    """A plugin zip as `ssp plugin diff` compares it: its files and plugin.xml identity."""
+
+    path: Path
+    files: dict[str, bytes]
+    name: str
+    version: str
+    description: str
+
+    @property
+    def is_data(self) -> bool:
+        return any(n.startswith("user_schema_root/") for n in self.files)
+
+
+def read_plugin_zip(zip_path: Path) -> PluginZip:
+    """Files (directories left out) and plugin.xml name/version/description; ConfigError if the
+    zip or its plugin.xml cannot be read."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            files = {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ConfigError(
+            f"cannot read the plugin zip ({exc.__class__.__name__})", file=str(zip_path)
+        ) from None
+    if "plugin.xml" not in files:
+        raise ConfigError("no plugin.xml at the zip root", file=str(zip_path))
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(files["plugin.xml"], parser)
+    except etree.XMLSyntaxError as exc:
+        raise ConfigError(f"not well-formed XML ({exc})", file=f"{zip_path}:plugin.xml") from None
+    return PluginZip(
+        path=zip_path,
+        files=files,
+        name=root.get("name") or "",
+        version=root.get("version") or "",
+        description=root.get("description") or "",
+    )
 
 
 def read_schema(zip_path: Path) -> dict[str, TableSchema]:

@@ -38,8 +38,12 @@ Access = Literal["ViewOnly", "FullAccess"]
 
 @dataclass(frozen=True)
 class Arg:
+    """A PowerQuery argument. `column` only for a key argument compared with that column as is
+    (shipped plugins put it on numeric keys such as `students.id`); a timestamp or cursor argument
+    that the SQL parses with TO_DATE carries none, as in shipped connector plugins."""
+
     name: str
-    column: str
+    column: str | None = None
     type: Literal["primitive", "array"] = "primitive"
     description: str = ""
 
@@ -165,7 +169,7 @@ def _incremental_query(
         area=area,
         summary=summary,
         description=description,
-        args=(Arg("since", f"{table}.WHENMODIFIED",
+        args=(Arg("since",
                   description="rows modified at or after this time, 'YYYY-MM-DD HH:MM:SS'"),),
         columns=tuple(columns),
         sql=sql,

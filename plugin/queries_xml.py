@@ -95,15 +95,11 @@ def _query_element(parent: etree._Element, query: Query) -> None:
     etree.SubElement(q, "description").text = query.description
     args = etree.SubElement(q, "args")
     for arg in query.args:
-        etree.SubElement(
-            args,
-            "arg",
-            name=arg.name,
-            column=arg.column,
-            type=arg.type,
-            required="true",
-            description=arg.description,
-        )
+        attrs = {"name": arg.name}
+        if arg.column:
+            attrs["column"] = arg.column
+        attrs.update(type=arg.type, required="true", description=arg.description)
+        etree.SubElement(args, "arg", attrs)
     columns = etree.SubElement(q, "columns")
     for col in query.columns:
         etree.SubElement(columns, "column", column=f"{col.table}.{col.field}").text = col.alias

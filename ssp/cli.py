@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ssp import __version__
+from foundation import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "plugin build": "plugin.cli:build",
     "plugin preview": "plugin.cli:preview",
     "plugin diff": "plugin.cli:diff",
+    "plugin lint": "plugin.cli:lint",
     "check": "connector.cli:check",
     "sync run": "connector.cli:sync_run",
     "sync schedule": "connector.cli:sync_schedule",
@@ -52,17 +53,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("ssp-demo"), metavar="DIR",
                       help="where the demo writes everything (default: ./ssp-demo)")
 
-    plugin = sub.add_parser("plugin", help="build, preview and compare the PowerSchool plugins")
+    plugin = sub.add_parser("plugin", help="build, preview, compare and check PowerSchool plugins")
     psub = plugin.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
     build = psub.add_parser("build", help="write the DATA and UI plugin zips")
     _config_arg(build)
     build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR")
+    build.add_argument("--previous", type=Path, action="append", default=[], metavar="OLD.zip",
+                       help="an earlier (installed) zip the new version must exceed; repeat for "
+                       "DATA and UI (default: the record of the last build in DIR)")
     preview = psub.add_parser("preview", help="static HTML preview of the Student Support Page")
     _config_arg(preview)
     preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR")
     diff = psub.add_parser("diff", help="refuse a schema change PowerSchool cannot apply or that loses data")
     diff.add_argument("old", type=Path, metavar="OLD.zip")
     diff.add_argument("new", type=Path, metavar="NEW.zip")
+    lint = psub.add_parser("lint", help="check any PowerSchool plugin zip against PowerSchool's "
+                           "plugin rules; exit 1 on errors")
+    lint.add_argument("zips", type=Path, nargs="+", metavar="ZIP",
+                      help="plugin zips to check (a DATA and a UI zip together: the UI's "
+                      "requested fields are checked against the DATA schema)")
+    lint.add_argument("--data", type=Path, action="append", default=[], metavar="ZIP",
+                      help="a DATA plugin installed on the server: requested extension fields "
+                      "are checked against it (zips linted together count too)")
 
     check = sub.add_parser("check", help="after install: credentials, tables, queries, granted access")
     _config_arg(check)

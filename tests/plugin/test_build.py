@@ -22,19 +22,19 @@ def test_building_twice_gives_byte_identical_zips(demo_config, tmp_path: Path) -
         assert one.read_bytes() == two.read_bytes()
 
 
-def test_zip_names_carry_the_version(make_config, tmp_path: Path) -> None:
+def test_zip_names_carry_the_release_and_build_number(make_config, tmp_path: Path) -> None:
     config = make_config('[plugin]\nversion = "2026.9.1"')
     data, ui = build_plugins(config, tmp_path)
-    assert (data.name, ui.name) == ("ssp-data-2026.9.1.zip", "ssp-ui-2026.9.1.zip")
+    assert (data.name, ui.name) == ("ssp-data-2026.9.1.0001.zip", "ssp-ui-2026.9.1.0001.zip")
 
 
-def test_default_version_is_the_package_version(demo_config, tmp_path: Path) -> None:
+def test_default_release_is_the_package_version(demo_config, tmp_path: Path) -> None:
     import foundation
 
     data, ui = build_plugins(demo_config, tmp_path)
     assert (
-        data.name == f"ssp-data-{foundation.__version__}.zip"
-        and ui.name == f"ssp-ui-{foundation.__version__}.zip"
+        data.name == f"ssp-data-{foundation.__version__}.0001.zip"
+        and ui.name == f"ssp-ui-{foundation.__version__}.0001.zip"
     )
 
 
@@ -100,7 +100,7 @@ def test_cli_build_prints_both_paths(
     out = tmp_path / "dist"
     assert main(["plugin", "build", "--config", str(write_config()), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [str(out / "ssp-data-0.1.0.zip"), str(out / "ssp-ui-0.1.0.zip")]
+    assert lines == [str(out / "ssp-data-0.1.0.0001.zip"), str(out / "ssp-ui-0.1.0.0001.zip")]
     assert all(Path(line).is_file() for line in lines)
 
 

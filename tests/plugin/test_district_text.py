@@ -55,11 +55,10 @@ def test_plugin_xml_keeps_the_text_exactly_but_no_tag_or_markup(
         assert xsd.validate(root), xsd.error_log
         assert root.get("name").startswith(SCRIPT)
         assert root.find("{*}publisher").get("name") == f"{TAG} {SCRIPT}"
-    assert (
-        etree.fromstring(ui_files(hostile_publisher, cat)["plugin.xml"])
-        .get("description")
-        .startswith(TAG)
+    description = etree.fromstring(ui_files(hostile_publisher, cat)["plugin.xml"]).get(
+        "description"
     )
+    assert description.endswith(f"(install it first). {TAG} <b>bold</b> & ~(studentfrn)")
 
 
 def test_page_text_and_script_strings_are_inert(hostile: SSPConfig) -> None:

@@ -91,6 +91,24 @@ def test_named_queries_are_well_formed_and_match_the_definitions(catalogue) -> N
     assert b"<![CDATA[SELECT" in data
 
 
+def test_changed_since_arguments_declare_no_column_as_shipped_connector_plugins_do(
+    catalogue,
+) -> None:
+    """`since` is a text timestamp parsed with TO_DATE, not a WHENMODIFIED value: no `column`.
+    The student-number array keeps its key column, like shipped plugins' numeric key args."""
+    root = etree.fromstring(named_queries_xml(connector_queries(catalogue, "org.d.ssp")))
+    args = {
+        q.get("name").split(".")[3]: [(a.get("name"), a.get("column")) for a in q.find("args")]
+        for q in root
+    }
+    for area in ("referrals", "consents", "visits"):
+        assert args[area] == [("since", None)]
+    assert args["students"] == [("student_numbers", "STUDENTS.STUDENT_NUMBER")]
+    for q in root:
+        if q.find("args/arg").get("name") == "since":
+            assert "TO_DATE(:since, 'YYYY-MM-DD HH24:MI:SS')" in q.findtext("sql")
+
+
 def test_select_list_counts_top_level_expressions_only() -> None:
     sql = "SELECT a, TO_CHAR(b, 'YYYY-MM-DD') AS b, NVL(c, 'x,y') AS c\nFROM t ORDER BY a"
     assert select_list(sql) == ["a", "TO_CHAR(b, 'YYYY-MM-DD') AS b", "NVL(c, 'x,y') AS c"]
