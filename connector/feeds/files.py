@@ -14,8 +14,10 @@ are not enforced; the state directory should sit in a folder only the service ac
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import glob
 import hashlib
 import io
 import json
@@ -283,6 +285,17 @@ class PartnerFiles:
         os.chmod(target, 0o600)
         fsync_dir(folder)
         return target
+
+    def archived_copy(self, name: str, content_hash: str) -> Path | None:
+        """The archived file holding these bytes under this name, from any day (or None)."""
+        folder = self.root / "archive"
+        full = f"{content_hash[:8]}_{safe_component(name)}"
+        stem = full.rpartition(".")[0] or full  # also matches name_1.csv (see _free_target)
+        for candidate in sorted(folder.glob(f"*/{glob.escape(stem)}*")):
+            with contextlib.suppress(OSError):
+                if file_sha256(candidate) == content_hash:
+                    return candidate
+        return None
 
     def archive_bytes(self, data: bytes, content_hash: str, name: str) -> Path:
         folder = self._dated("archive")
