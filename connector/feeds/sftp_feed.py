@@ -162,12 +162,15 @@ def load_private_key(
         )
     passphrase = None
     if settings.key_passphrase_env:
-        passphrase = env.get(settings.key_passphrase_env) or None
-        if passphrase:
-            register_secret(passphrase)
+        text = env.get(settings.key_passphrase_env, "")
+        if text:
+            register_secret(text)
+            passphrase = text.encode("utf-8")
     try:
         return paramiko.PKey.from_path(path, passphrase)
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError) as exc:
+        if isinstance(exc, TypeError) and "password" not in str(exc).lower():
+            raise
         raise ConfigError(
             f"the SFTP private key named by {name} is encrypted: name the variable holding its "
             "passphrase in key_passphrase_env",
@@ -175,8 +178,9 @@ def load_private_key(
             key=key,
         ) from None
     except (paramiko.SSHException, OSError, ValueError) as exc:
+        wrong = " or the passphrase is wrong" if passphrase else ""
         raise ConfigError(
-            f"the file named by {name} is not a usable SSH private key "
+            f"the file named by {name} is not a usable SSH private key{wrong} "
             f"({exc.__class__.__name__}; OpenSSH ed25519, ECDSA or RSA keys work)",
             file=source,
             key=key,
