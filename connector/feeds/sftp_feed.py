@@ -211,6 +211,10 @@ class SftpSession:
 
     @property
     def sftp(self) -> paramiko.SFTPClient:
+        """The open SFTP client; connects (again, if the server dropped an idle connection
+        between two steps of the run) on first use."""
+        if self._sftp is not None and (self._transport is None or not self._transport.is_active()):
+            self.close()
         if self._sftp is None:
             self._sftp = self._connect()
         return self._sftp
@@ -233,9 +237,18 @@ class SftpSession:
         transport = paramiko.Transport(sock)
         self._transport = transport
         transport.banner_timeout = transport.auth_timeout = s.timeout_seconds
+        transport.set_keepalive(30)  # PowerSchool work between two feed steps can take minutes
         options = transport.get_security_options()
         wanted = [t for k in pinned.keys() for t in (_RSA_TYPES if k == "ssh-rsa" else (k,))]
-        options.key_types = [t for t in wanted if t in options.key_types] or list(wanted)
+        usable = [t for t in wanted if t in options.key_types]
+        if not usable:
+            self.close()
+            raise SftpError(
+                f"{self.where}: known_hosts pins {name} only with key types this connector cannot "
+                f"verify ({', '.join(pinned.keys())}): add its ed25519, ECDSA or RSA host key",
+                stage="host_key",
+            )
+        options.key_types = usable
         try:
             transport.start_client(timeout=s.timeout_seconds)
         except paramiko.SSHException as exc:

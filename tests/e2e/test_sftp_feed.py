@@ -241,6 +241,19 @@ def test_connection_cut_mid_upload_leaves_no_file_under_its_final_name(
     )
 
 
+def test_a_connection_the_server_dropped_between_steps_is_opened_again(
+    sftp_server: OpenSshServer, tmp_path: Path
+) -> None:
+    feed = make_feed(sftp_server, tmp_path)
+    try:
+        assert list(feed.inbound("status_update")) == []
+        feed.drop.session._transport.close()  # type: ignore[attr-defined, union-attr]  # idle time-out
+        name = feed.write_outbound("referrals", RUN, [])
+    finally:
+        feed.close()
+    assert (sftp_server.root / "in" / name).exists()
+
+
 # ---------------------------------------------------------------- host keys and keys
 
 
