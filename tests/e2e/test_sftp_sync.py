@@ -329,3 +329,17 @@ def test_verbose_logs_carry_no_key_material(
     logged = result.log_lines()
     assert any(line.get("msg") == "sftp connected" for line in logged)
     assert not [line for line in logged if str(line.get("logger", "")).startswith("paramiko")]
+
+
+def test_unset_key_variable_is_a_configuration_error_and_check_names_it(
+    sftp_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = sftp_ws
+    monkeypatch.delenv(KEY_ENV)
+    run = ws.ssp("sync", "run")
+    assert run.code == 2
+    assert f"partners.cgc.feed.key_file_env: environment variable {KEY_ENV}" in run.stderr
+    check = ws.ssp("check")
+    assert check.code == 1
+    assert check.json["partners"]["cgc"]["ok"] is False
+    assert any("partners.cgc.feed.key_file_env" in line for line in check.json["missing"])
