@@ -432,7 +432,12 @@ class SftpDrop:
             if self._scratch is None:
                 self._scratch = tempfile.TemporaryDirectory(prefix="ssp-sftp-dry-run-")
             return Path(self._scratch.name)
-        return make_private_dir(self.files.root / "incoming")
+        folder = make_private_dir(self.files.root / "incoming")
+        if not self._pulled:  # first download of the run: drop what a killed run left half-done
+            for leftover in folder.iterdir():
+                if leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
+        return folder
 
     # ------------------------------------------------------------------ outbound
     def put(self, name: str, write: Callable[[HashingWriter], object]) -> str:

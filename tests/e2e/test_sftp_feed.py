@@ -55,9 +55,13 @@ def test_pulled_file_is_archived_locally_before_its_rows_are_read(
     sftp_server: OpenSshServer, tmp_path: Path
 ) -> None:
     drop(sftp_server, "status_updates_1.csv", STATUS)
+    half_done = tmp_path / "state" / "partners" / "cgc" / "incoming" / "visits_9.csv"
+    half_done.parent.mkdir(parents=True)
+    half_done.write_bytes(VISITS[:20])  # a download a killed run did not finish
     feed = make_feed(sftp_server, tmp_path)
     try:
         (batch,) = feed.inbound("status_update")
+        assert not half_done.exists()
         assert archived(tmp_path) == [batch.path]  # archived before rows() was called
         assert batch.path.read_bytes() == STATUS and stat.S_IMODE(batch.path.stat().st_mode) == 0o600
         assert batch.content_hash == hashlib.sha256(STATUS).hexdigest()
