@@ -4,6 +4,7 @@
         archive/<YYYY-MM-DD>/<hash8>_<name>                  inbound files and API pages, 0600
         quarantine/<YYYY-MM-DD>/<hash8>_<kind>_<name>.csv    refused rows + reason, 0600
         sent/<outbound file name>.json                       receipt: name, sha256, rows, time
+        incoming/<name>                                      sftp: a download in progress, 0600
 
 Inbound files are moved into the archive (a copy first when the inbox is on another file system),
 never deleted; an identical file already archived lets the duplicate go. Quarantine files hold the
