@@ -12,18 +12,24 @@ even on an empty table?). Core tables get the metadata only: their rows are not 
 `/ws/schema/table`. A server without table metadata falls back to one read probe per field.
 Every call rides out transient faults like the sync does; if PowerSchool stays unreachable the
 check fails (exit 1) rather than report guesses.
+
+Partners on an `sftp` feed are checked too (`partners` in the report): the server is reachable,
+its host key matches known_hosts, the key is accepted, and the inbox and outbox can be listed
+and written (a `.ssp-check-<uuid>.tmp` file, which partners skip, is written and removed).
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
-from foundation.config import SSPConfig
-from foundation.errors import AccessDeniedError, NotFoundError, PowerSchoolError
 from plugin.queries import Query, access_request, connector_queries
+from foundation.config import SSPConfig
+from foundation.errors import AccessDeniedError, ConfigError, NotFoundError, PowerSchoolError
 
-__all__ = ["run_check", "PROBE_ROW_ID"]
+__all__ = ["run_check", "check_partner_feeds", "PROBE_ROW_ID"]
 
 PROBE_ROW_ID = 0
 """PowerSchool IDs start at 1: reading row 0 checks the projection without returning data."""
@@ -239,6 +245,41 @@ def _query_lines(report: dict[str, Any], queries: list[Query]) -> list[str]:
     return lines
 
 
+# -- partner feeds --------------------------------------------------------------------------------
+
+
+def check_partner_feeds(
+    config: SSPConfig, env: Mapping[str, str] = os.environ
+) -> tuple[dict[str, Any], list[str]]:
+    """Each sftp partner's server, probed; and one plain sentence per problem."""
+    from connector.feeds import open_feed
+
+    report: dict[str, Any] = {}
+    lines: list[str] = []
+    for partner in config.partners:
+        if partner.feed.kind != "sftp":
+            continue
+        try:
+            feed = open_feed(partner, config, env=env)
+        except ConfigError as exc:  # key or known_hosts: say so beside everything else
+            report[partner.id] = {"kind": "sftp", "ok": False, "problem": str(exc)}
+            lines.append(f"partner {partner.id}: {exc}")
+            continue
+        try:
+            probe = feed.probe()  # type: ignore[attr-defined]
+        finally:
+            feed.close()
+        folders = [probe[f] for f in ("inbox", "outbox") if f in probe]
+        ok = probe["authenticated"] and all(f["listable"] and f["writable"] for f in folders)
+        report[partner.id] = {"kind": "sftp", "ok": ok, **probe}
+        if "problem" in probe:
+            lines.append(probe["problem"])
+        for label, folder in (("inbox", probe.get("inbox")), ("outbox", probe.get("outbox"))):
+            if folder and "problem" in folder:
+                lines.append(f"partner {partner.id}: SFTP {label} {folder['path']}: {folder['problem']}")
+    return report, lines
+
+
 def run_check(client: Any, config: SSPConfig) -> dict[str, Any]:
     """The report; `report["ok"]` is False (and `missing` says why) if anything is missing."""
     report: dict[str, Any] = {
@@ -266,6 +307,10 @@ def run_check(client: Any, config: SSPConfig) -> dict[str, Any]:
     queries = connector_queries(config.catalogue(), config.district.query_namespace)
     report["queries"] = {q.name: _check_query(client, q, unreadable) for q in queries}
     report["missing"] = _table_lines(report["tables"], needs) + _query_lines(report, list(queries))
+    partners, partner_lines = check_partner_feeds(config)
+    if partners:
+        report["partners"] = partners
+        report["missing"] += partner_lines
     report["ok"] = not report["missing"]
     report["http_requests"] = client.request_count
     return report

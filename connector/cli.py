@@ -30,12 +30,14 @@ def open_client(config: SSPConfig, credentials: Any = None):  # -> PowerSchoolCl
 
 
 @contextlib.contextmanager
-def open_feeds(config: SSPConfig) -> Iterator[dict[str, Any]]:
+def open_feeds(config: SSPConfig, *, dry_run: bool = False) -> Iterator[dict[str, Any]]:
     from connector.feeds import open_feed
 
     catalogue = config.catalogue()
-    feeds = {p.id: open_feed(p, config, catalogue=catalogue) for p in config.partners}
+    feeds: dict[str, Any] = {}
     try:
+        for p in config.partners:
+            feeds[p.id] = open_feed(p, config, catalogue=catalogue, dry_run=dry_run)
         yield feeds
     finally:
         for feed in feeds.values():
@@ -60,7 +62,7 @@ def run_sync(config: SSPConfig, *, partner: str | None = None, dry_run: bool = F
     """One sync run with everything opened and closed around it (used by the CLI and the demo)."""
     from connector.engine import SyncRun
 
-    with open_client(config, credentials) as client, open_feeds(config) as feeds, \
+    with open_client(config, credentials) as client, open_feeds(config, dry_run=dry_run) as feeds, \
             _state(config, dry_run=dry_run) as state:
         return SyncRun(config, client, state, feeds, dry_run=dry_run, stop=stop).execute(partner)
 

@@ -97,6 +97,7 @@ def load_mapping(
         times=TimeFormat(common.time_formats),
         notice_template=model.notice.file,
         kinds=kinds,
+        delete_remote_files=common.delete_remote_files,
     )
 
 
@@ -114,6 +115,9 @@ class PartnerMapping:
     times: TimeFormat
     notice_template: str
     kinds: dict[str, KindSpec]
+    delete_remote_files: bool = False
+    """A remote (sftp) feed may delete a partner's file once it is archived and applied; without
+    it the file is left on the partner's server and recognised by its hash on the next run."""
 
     def __repr__(self) -> str:
         return f"PartnerMapping({self.name!r}, source={self.source!r})"

@@ -6,7 +6,8 @@ partner's codes translate (`codes.<field>`, canonical = "PARTNER" or ["PARTNER",
 first partner code is the one written, all are accepted). A code table that is present is
 complete; a field without one uses the catalogue's own codes. Errors name the file and the key.
 
-    [mapping]                  name, encoding, delimiter, list_separator, date_formats, time_formats
+    [mapping]                  name, encoding, delimiter, list_separator, date_formats, time_formats,
+                               delete_remote_files (sftp feeds; default false: files are left)
     [status_update] / [visit]  files (inbound name patterns), columns, codes
     [referral] / [revocation]  file (outbound name template with {run_id}), columns, codes
     [notice]                   file (the redisclosure notice's name template)
@@ -77,6 +78,7 @@ class _Common(_Model):
     date_formats: tuple[str, ...] = Field(default=("%Y-%m-%d",), min_length=1)
     time_formats: tuple[str, ...] = Field(default=("%H:%M",), min_length=1)
     write_bom: bool = False
+    delete_remote_files: bool = False  # sftp feeds: remove a partner file once it is applied
 
 
 CodeValue = str | list[str]

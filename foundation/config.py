@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from foundation.catalogue import Catalogue, ChoiceEdit, PartnerChoice, load_catalogue
 from foundation.errors import ConfigError
@@ -35,6 +43,7 @@ __all__ = [
     "PartnerLabels",
     "CsvFeed",
     "HttpFeed",
+    "SftpFeed",
     "Mou",
     "Credentials",
     "DATA_CATEGORIES",
@@ -183,6 +192,73 @@ class HttpFeed(_Model):
         return _require_https(value)
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*\.?|[0-9a-fA-F:.]+)$")  # a DNS name or an IP
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SFTP_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._@-]{0,63}$")
+
+
+def _remote_folder(value: str) -> str:
+    """A folder on the partner's server: a POSIX path without `..`, NUL or a trailing slash."""
+    if not value or "\x00" in value or "\\" in value:
+        raise ValueError("must be a folder path on the partner's server such as '/out'")
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ValueError("must not contain '..'")
+    return ("/" if value.startswith("/") else "") + "/".join(parts) or "/"
+
+
+class SftpFeed(_Model):
+    """The partner's SFTP server: the connector pulls from `inbox` and pushes to `outbox` there.
+
+    The private key's path comes from the environment variable named by `key_file_env` (never the
+    file itself in ssp.toml); the server's host key must be listed in `known_hosts` (pinned: an
+    unknown or changed key refuses the connection, nothing is trusted on first use).
+    """
+
+    kind: Literal["sftp"]
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str
+    key_file_env: str = Field(description="environment variable holding the private key file's path")
+    key_passphrase_env: str = Field(default="", description="environment variable holding the key's passphrase, if any")
+    known_hosts: Path
+    inbox: str = Field(description="folder on the partner's server the partner's files are pulled from")
+    outbox: str = Field(description="folder on the partner's server the connector's files are pushed to")
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if "://" in value or not _HOST.match(value):
+            raise ValueError(f"'{value}' is not a host name or IP address (no scheme, user or port)")
+        return value
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not _SFTP_USER.match(value):
+            raise ValueError("an SFTP user name holds letters, digits, '.', '_', '@' or '-'")
+        return value
+
+    @field_validator("key_file_env", "key_passphrase_env")
+    @classmethod
+    def _env_name(cls, value: str, info: ValidationInfo) -> str:
+        if (value or info.field_name == "key_file_env") and not _ENV_NAME.match(value):
+            raise ValueError(
+                "the name of an environment variable (letters, digits, '_'), e.g. SSP_CGC_SFTP_KEY"
+            )
+        return value
+
+    @field_validator("inbox", "outbox")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        return _remote_folder(value)
+
+
+FEED_MODELS: dict[str, type[_Model]] = {}  # kind -> model, filled below
+
+
 class Mou(_Model):
     effective: dt.date
     expires: dt.date
@@ -213,7 +289,7 @@ class Partner(_Model):
     name: str = Field(min_length=1, max_length=120)
     services: str = Field(default="", max_length=400)
     mapping: str = "generic"
-    feed: Annotated[CsvFeed | HttpFeed, Field(discriminator="kind")]
+    feed: Annotated[CsvFeed | HttpFeed | SftpFeed, Field(discriminator="kind")]
     mou: Mou
     labels: dict[Literal["es"], PartnerLabels] = {}
 
@@ -280,11 +356,30 @@ class SSPConfig(_Model):
         )
 
 
+FEED_MODELS.update({"csv": CsvFeed, "http": HttpFeed, "sftp": SftpFeed})
+
+
+def _check_feeds(raw: dict, source: str) -> None:
+    """Validate each partner's feed on its own first, so an error names the partner by its id
+    (`partners.cgc.feed.host`) rather than by its position in the file."""
+    partners = raw.get("partners")
+    if not isinstance(partners, list):
+        return
+    for partner in partners:
+        if not isinstance(partner, dict) or not isinstance(partner.get("id"), str):
+            continue
+        feed = partner.get("feed")
+        model = FEED_MODELS.get(feed.get("kind")) if isinstance(feed, dict) else None
+        if model is not None:
+            validate_model(model, feed, source, prefix=f"partners.{partner['id']}.feed")
+
+
 def parse_config(raw: dict, *, source: str, base_dir: Path) -> SSPConfig:
     data = dict(raw)
     for reserved in ("source", "base_dir"):
         if reserved in data:
             raise ConfigError("unknown key", file=source, key=reserved)
+    _check_feeds(data, source)
     data["source"] = source
     data["base_dir"] = base_dir
     config = validate_model(SSPConfig, data, source)

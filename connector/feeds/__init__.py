@@ -1,10 +1,11 @@
 """Partner feeds: one adapter per feed kind behind the small interface of `base`.
 
-    feed = open_feed(partner, config)               # CsvFeed or HttpFeed, mapping loaded
+    feed = open_feed(partner, config)               # CsvFeed, HttpFeed or SftpFeed, mapping loaded
     for batch in feed.inbound("status_update", since=cursor): ...
     feed.write_outbound("referrals", run_id, [feed.mapping.outbound_referral_row(r) for r in refs])
 
-See `base` for the protocol, `files` for the layout under the state directory, `safety` for
+See `base` for the protocol, `drop` for the two transports of the file rules (a local folder
+pair, an SFTP server), `files` for the layout under the state directory, `safety` for
 formula neutralisation and file-name rules.
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "CsvBatch",
     "HttpFeed",
     "HttpBatch",
+    "SftpFeed",
     "open_feed",
     "partner_token",
 ]
@@ -40,6 +42,7 @@ _HOME = {
     "CsvBatch": "csv_feed",
     "HttpFeed": "http_feed",
     "HttpBatch": "http_feed",
+    "SftpFeed": "sftp_feed",
     "open_feed": "factory",
     "partner_token": "factory",
 }

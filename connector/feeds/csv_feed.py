@@ -1,4 +1,6 @@
-"""The `csv` feed (SPEC 5): an inbox and an outbox folder, as an SFTP drop would be.
+"""The file rules of the `csv` and `sftp` feeds, and the `csv` feed (SPEC 5): an inbox and an
+outbox folder on this machine, as an SFTP drop the district runs would fill. The `sftp` feed
+(sftp_feed.py) applies the same rules to folders on the partner's own server (see drop.py).
 
 Inbound: regular files directly in the inbox whose names match the mapping's patterns (compared
 without regard to case), oldest first. Files still being uploaded (`*.part`, `*.tmp`, names
@@ -28,6 +30,7 @@ from typing import BinaryIO
 
 from connector.feeds.base import InboundKind, InboundRow, OutboundKind
 from connector.feeds.csv_reader import CsvRowReader
+from connector.feeds.drop import Drop, DropEntry, Pulled
 from connector.feeds.files import (
     HashingWriter,
     PartnerFiles,
@@ -39,6 +42,7 @@ from connector.feeds.safety import (
     child_path,
     is_partial_upload,
     neutralise_cell,
+    require_plain_name,
     require_run_id,
     safe_component,
 )
@@ -46,7 +50,7 @@ from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
 from foundation.errors import ConfigError
 
-__all__ = ["CsvFeed", "CsvBatch", "notice_text", "OUTBOX_FILE_MODE"]
+__all__ = ["FileFeed", "CsvFeed", "LocalDrop", "CsvBatch", "notice_text", "OUTBOX_FILE_MODE"]
 
 log = logging.getLogger("ssp.feeds.csv")
 OUTBOX_FILE_MODE = 0o640  # owner read/write, group read: the drop account collects through a group
@@ -66,11 +70,19 @@ class CsvBatch:
 
     next_cursor: str | None = None
 
-    def __init__(self, feed: CsvFeed, kind: InboundKind, path: Path, content_hash: str) -> None:
+    def __init__(
+        self,
+        feed: FileFeed,
+        kind: InboundKind,
+        path: Path,
+        content_hash: str,
+        *,
+        source: str | None = None,
+    ) -> None:
         self.partner_id = feed.partner_id
         self.kind = kind
         self.path = path
-        self.source = path.name
+        self.source = source or path.name
         self.content_hash = content_hash
         self.changed = False
         self._mapping = feed.mapping
@@ -107,49 +119,49 @@ class CsvBatch:
         return f"CsvBatch({self.kind!r}, {self.source!r}, {self.content_hash[:8]})"
 
 
-class CsvFeed:
-    """Inbox/outbox folders of one partner; archive and quarantine under the state directory."""
+class FileFeed:
+    """The file rules of a partner feed, over a `Drop` (a local folder pair or an SFTP server);
+    archive and quarantine under the state directory."""
 
     def __init__(
         self,
         partner_id: str,
         mapping: PartnerMapping,
-        *,
-        inbox: Path,
-        outbox: Path,
-        state_dir: Path,
-        today: Callable[[], dt.date] = dt.date.today,
+        drop: Drop,
+        files: PartnerFiles,
     ) -> None:
         self.partner_id = partner_id
         self.mapping = mapping
-        self.inbox = inbox
-        self.outbox = outbox
-        self.files = PartnerFiles(state_dir, partner_id, today=today)
-        self._quarantine = QuarantineBook(self.files)
+        self.drop = drop
+        self.files = files
+        self._quarantine = QuarantineBook(files)
 
     # ------------------------------------------------------------------ inbound
     def inbound(self, kind: InboundKind, *, since: str | None = None) -> Iterator[CsvBatch]:
         """One batch per waiting file of `kind`, oldest first. `since` is ignored (http only)."""
-        for path in self.inbound_files(kind):
+        for entry in self.inbound_entries(kind):
             try:
-                content_hash = file_sha256(path)
-                batch = CsvBatch(self, kind, path, content_hash)
+                pulled = self.drop.pull(entry)
+                if pulled is None:
+                    continue  # changed while it was read: the next run reads it again
+                batch = CsvBatch(self, kind, pulled.path, pulled.content_hash, source=entry.name)
             except OSError as exc:  # vanished, or replaced by a symlink since listed
                 log.warning(
                     "inbound file skipped",
                     extra={
                         "partner": self.partner_id,
-                        "file": safe_component(path.name),
+                        "file": safe_component(entry.name),
                         "why": exc.__class__.__name__,
                     },
                 )
                 continue
             yield batch
 
-    def inbound_files(self, kind: InboundKind) -> list[Path]:
+    def inbound_entries(self, kind: InboundKind) -> list[DropEntry]:
+        """The inbox entries that are whole files of `kind`, oldest first."""
         patterns = [p.lower() for p in self.mapping.inbound_patterns(kind)]
-        found: list[tuple[int, str]] = []
-        for entry in self._scan_inbox():
+        found: list[DropEntry] = []
+        for entry in self.drop.entries():
             name = entry.name
             if not any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns):
                 continue
@@ -158,34 +170,23 @@ class CsvFeed:
                     "file still uploading; left for the next run",
                     extra={"partner": self.partner_id, "file": safe_component(name)},
                 )
-            elif entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            elif not entry.regular:
                 log.warning(
                     "not a regular file; refused",
                     extra={"partner": self.partner_id, "file": safe_component(name)},
                 )
             else:
-                found.append((entry.stat(follow_symlinks=False).st_mtime_ns, name))
-        return [self.inbox / name for _, name in sorted(found)]
-
-    def _scan_inbox(self) -> list[os.DirEntry[str]]:
-        try:
-            with os.scandir(self.inbox) as entries:
-                return list(entries)
-        except FileNotFoundError:
-            raise ConfigError(
-                f"inbox folder {self.inbox} does not exist",
-                key=f"partners.{self.partner_id}.feed.inbox",
-            ) from None
+                found.append(entry)
+        return sorted(found, key=lambda e: (e.mtime_ns, e.name))
 
     def archive(self, batch: CsvBatch) -> None:
-        """Move the file into the archive; a file that changed while read stays for the next run."""
+        """Settle the file (archive it, or let the remote copy go); a file that changed while it
+        was read stays for the next run."""
         batch.release()
         self._quarantine.close(batch)
         if batch.changed:
             return
-        if not batch.path.exists():
-            return  # archived already (a rerun after a crash)
-        self.files.archive_file(batch.path, batch.content_hash)
+        self.drop.settle(batch.path, batch.content_hash)
 
     def quarantine(
         self,
@@ -210,18 +211,9 @@ class CsvFeed:
     def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]) -> str:
         """Write the file atomically (notice first) and return its name."""
         name = self.outbound_name(kind, run_id)
-        if not self.outbox.is_dir():
-            raise ConfigError(
-                f"outbox folder {self.outbox} does not exist",
-                key=f"partners.{self.partner_id}.feed.outbox",
-            )
         self.write_notice(run_id)
         columns = self.mapping.outbound_columns(kind)
-        sha256 = atomic_write(
-            child_path(self.outbox, name),
-            lambda fh: _write_csv(fh, columns, rows, self.mapping),
-            mode=OUTBOX_FILE_MODE,
-        )
+        sha256 = self.drop.put(name, lambda fh: _write_csv(fh, columns, rows, self.mapping))
         self.files.write_receipt(name, sha256, len(rows))
         log.info(
             "outbound file written",
@@ -232,17 +224,93 @@ class CsvFeed:
     def write_notice(self, run_id: str) -> str:
         name = self.mapping.notice_file_name(require_run_id(run_id))
         data = notice_text(run_id).encode("utf-8")
-        atomic_write(
-            child_path(self.outbox, name), lambda fh: fh.write(data), mode=OUTBOX_FILE_MODE
-        )
+        self.drop.put(name, lambda fh: fh.write(data))
         return name
 
     def outbound_exists(self, name: str) -> bool:
         """True if `name` was written: still in the outbox, or collected but receipted."""
-        return child_path(self.outbox, name).is_file() or self.files.has_receipt(name)
+        require_plain_name(name)
+        return self.files.has_receipt(name) or self.drop.has(name)
 
     def close(self) -> None:
         self._quarantine.close_all()
+        self.drop.close()
+
+
+class LocalDrop:
+    """An inbox and an outbox folder on this machine (the district runs the SFTP server)."""
+
+    def __init__(self, partner_id: str, inbox: Path, outbox: Path, files: PartnerFiles) -> None:
+        self.partner_id = partner_id
+        self.inbox = inbox
+        self.outbox = outbox
+        self.files = files
+        self.inbox_label = f"inbox folder {inbox}"
+
+    def entries(self) -> list[DropEntry]:
+        try:
+            with os.scandir(self.inbox) as scan:
+                listed = list(scan)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"inbox folder {self.inbox} does not exist",
+                key=f"partners.{self.partner_id}.feed.inbox",
+            ) from None
+        entries = []
+        for entry in listed:
+            try:
+                regular = not entry.is_symlink() and entry.is_file(follow_symlinks=False)
+                info = entry.stat(follow_symlinks=False)
+            except OSError:  # gone since listed
+                continue
+            entries.append(DropEntry(entry.name, regular, info.st_mtime_ns, info.st_size))
+        return entries
+
+    def pull(self, entry: DropEntry) -> Pulled:
+        path = self.inbox / entry.name
+        return Pulled(path, file_sha256(path))
+
+    def settle(self, path: Path, content_hash: str) -> None:
+        """Move the file into the archive (never deleted)."""
+        if not path.exists():
+            return  # archived already (a rerun after a crash)
+        self.files.archive_file(path, content_hash)
+
+    def put(self, name: str, write: Callable[[HashingWriter], object]) -> str:
+        if not self.outbox.is_dir():
+            raise ConfigError(
+                f"outbox folder {self.outbox} does not exist",
+                key=f"partners.{self.partner_id}.feed.outbox",
+            )
+        return atomic_write(child_path(self.outbox, name), write, mode=OUTBOX_FILE_MODE)
+
+    def has(self, name: str) -> bool:
+        return child_path(self.outbox, name).is_file()
+
+    def close(self) -> None:
+        pass
+
+
+class CsvFeed(FileFeed):
+    """The `csv` feed: inbox/outbox folders of one partner on this machine."""
+
+    def __init__(
+        self,
+        partner_id: str,
+        mapping: PartnerMapping,
+        *,
+        inbox: Path,
+        outbox: Path,
+        state_dir: Path,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        files = PartnerFiles(state_dir, partner_id, today=today)
+        super().__init__(partner_id, mapping, LocalDrop(partner_id, inbox, outbox, files), files)
+        self.inbox = inbox
+        self.outbox = outbox
+
+    def inbound_files(self, kind: InboundKind) -> list[Path]:
+        return [self.inbox / entry.name for entry in self.inbound_entries(kind)]
 
 
 def _write_csv(

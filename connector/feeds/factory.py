@@ -1,4 +1,4 @@
-"""Building a partner's feed from ssp.toml: mapping, folders or API, token."""
+"""Building a partner's feed from ssp.toml: mapping, folders, API and token, or SFTP server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -16,9 +17,13 @@ from connector.retry import RetryPolicy
 from foundation.catalogue import Catalogue
 from foundation.config import CsvFeed as CsvFeedSettings
 from foundation.config import Partner, SSPConfig, is_loopback_url
+from foundation.config import SftpFeed as SftpFeedSettings
 from foundation.errors import ConfigError
 
-__all__ = ["open_feed", "partner_token"]
+__all__ = ["open_feed", "open_sftp_feed", "partner_token"]
+
+if TYPE_CHECKING:
+    from connector.feeds.sftp_feed import SftpFeed
 
 
 def open_feed(
@@ -31,8 +36,12 @@ def open_feed(
     policy: RetryPolicy | None = None,
     env: Mapping[str, str] = os.environ,
     today: Callable[[], dt.date] = dt.date.today,
-) -> CsvFeed | HttpFeed:
-    """The partner's feed, with its mapping validated against the district's catalogue."""
+    dry_run: bool = False,
+) -> CsvFeed | HttpFeed | SftpFeed:
+    """The partner's feed, with its mapping validated against the district's catalogue.
+
+    An sftp feed checks its key and known_hosts file here (ConfigError, exit 2) and connects on
+    first use; `dry_run` keeps its downloads out of the archive."""
     if mapping is None:
         mapping = load_mapping(
             partner.mapping, base_dir=config.base_dir, catalogue=catalogue or config.catalogue()
@@ -47,6 +56,9 @@ def open_feed(
             state_dir=config.state_dir,
             today=today,
         )
+    if isinstance(settings, SftpFeedSettings):
+        return open_sftp_feed(partner, settings, config, mapping, env=env, today=today,
+                              dry_run=dry_run)
     return HttpFeed(
         partner.id,
         mapping,
@@ -56,6 +68,35 @@ def open_feed(
         session=session,
         policy=policy,
         today=today,
+    )
+
+
+def open_sftp_feed(
+    partner: Partner,
+    settings: SftpFeedSettings,
+    config: SSPConfig,
+    mapping: PartnerMapping,
+    *,
+    env: Mapping[str, str] = os.environ,
+    today: Callable[[], dt.date] = dt.date.today,
+    dry_run: bool = False,
+) -> SftpFeed:
+    from connector.feeds.sftp_feed import SftpFeed, load_known_hosts, load_private_key
+
+    return SftpFeed(
+        partner.id,
+        mapping,
+        settings=settings,
+        pkey=load_private_key(settings, env, source=config.source, partner_id=partner.id),
+        host_keys=load_known_hosts(
+            settings,
+            config.resolve(settings.known_hosts),
+            source=config.source,
+            key=f"partners.{partner.id}.feed.known_hosts",
+        ),
+        state_dir=config.state_dir,
+        today=today,
+        dry_run=dry_run,
     )
 
 

@@ -4,6 +4,7 @@
         archive/<YYYY-MM-DD>/<hash8>_<name>                  inbound files and API pages, 0600
         quarantine/<YYYY-MM-DD>/<hash8>_<kind>_<name>.csv    refused rows + reason, 0600
         sent/<outbound file name>.json                       receipt: name, sha256, rows, time
+        incoming/<name>                                      sftp: a download in progress, 0600
 
 Inbound files are moved into the archive (a copy first when the inbox is on another file system),
 never deleted; an identical file already archived lets the duplicate go. Quarantine files hold the
@@ -14,8 +15,10 @@ are not enforced; the state directory should sit in a folder only the service ac
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import glob
 import hashlib
 import io
 import json
@@ -283,6 +286,17 @@ class PartnerFiles:
         os.chmod(target, 0o600)
         fsync_dir(folder)
         return target
+
+    def archived_copy(self, name: str, content_hash: str) -> Path | None:
+        """The archived file holding these bytes under this name, from any day (or None)."""
+        folder = self.root / "archive"
+        full = f"{content_hash[:8]}_{safe_component(name)}"
+        stem = full.rpartition(".")[0] or full  # also matches name_1.csv (see _free_target)
+        for candidate in sorted(folder.glob(f"*/{glob.escape(stem)}*")):
+            with contextlib.suppress(OSError):
+                if file_sha256(candidate) == content_hash:
+                    return candidate
+        return None
 
     def archive_bytes(self, data: bytes, content_hash: str, name: str) -> Path:
         folder = self._dated("archive")

@@ -5,6 +5,8 @@
 * `ws`: a `Workspace` (e2e_helpers.py): ssp.toml pointing at the sandbox and its feed folders,
   SSP_CLIENT_ID / SSP_CLIENT_SECRET in the environment, `ws.ssp(...)` running `ssp.cli.main`
   with stdout, stderr and the exit code captured.
+* `sftp_server`: a real OpenSSH server on 127.0.0.1 (sftp_server.py) for the sftp feed tests;
+  skipped with a message where /usr/sbin/sshd is missing, a failure under CI (CI set).
 
 Long variants are marked `slow` and skipped unless selected: `python -m pytest -m slow tests/e2e`
 (or SSP_SLOW=1).
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from e2e_helpers import TIMEZONE, Workspace, reset_logging
+from sftp_server import OpenSshServer, sshd_available
 
 from foundation.config import demo_config_text, parse_config_text
 from sandbox import Sandbox
@@ -73,3 +76,17 @@ def ws(
     monkeypatch.chdir(tmp_path)
     with reset_logging():
         yield Workspace(tmp_path, sandbox, today, capsys)
+
+
+@pytest.fixture
+def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSshServer]:
+    if not sshd_available():
+        message = (
+            "OpenSSH server not installed (/usr/sbin/sshd): `apt-get install openssh-server` "
+            "or run .ci/install-system"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with OpenSshServer(tmp_path_factory.mktemp("sshd")) as server:
+        yield server

@@ -112,6 +112,8 @@ class Workspace:
         except ConfigError:
             return self.path  # a test of a bad configuration
         for partner in config.partners:
+            if partner.feed.kind != "csv":
+                continue  # folders on a partner's server or an API
             for folder in (partner.feed.inbox, partner.feed.outbox):  # type: ignore[union-attr]
                 config.resolve(folder).mkdir(parents=True, exist_ok=True)
         return self.path
