@@ -185,7 +185,7 @@
   /* ------------------------------------------------------------ add row (tr.new template) */
   function addRow(button) {
     var table = button.closest(".tlistCollectionTable").querySelector("table");
-    var template = table.querySelector("tbody > tr.new"), row, first;
+    var template = table.querySelector("tbody > tr.new"), row;
     if (!template) { return null; }
     counter += 1;
     row = template.cloneNode(true);
@@ -202,8 +202,6 @@
     });
     template.parentNode.insertBefore(row, template);
     widgets(row);
-    first = row.querySelector("input:not([type=hidden]), select, textarea, summary");
-    if (first) { first.focus(); }
     return row;
   }
 

@@ -32,7 +32,16 @@
       .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
 
-  function cells(grid, col) { return grid.querySelectorAll("td.td-" + col); }
+  /* Where a field's controls are: its cell, or its place in a row's "More" disclosure. */
+  function cells(grid, col) {
+    return grid.querySelectorAll("td.td-" + col + ", .ssp-detail-field[data-field='" + col + "']");
+  }
+
+  /* True when el belongs to field col (a "More" cell also holds other fields' controls). */
+  function ownedBy(el, col) {
+    var place = el.closest(".ssp-detail-field");
+    return !place || place.getAttribute("data-field") === col;
+  }
 
   function fieldOf(name) {
     var at = String(name || "").lastIndexOf("]");
@@ -162,18 +171,18 @@
     });
   }
 
-  function controls(td) {
+  function controls(td, col) {
     var out = [];
     each(td.querySelectorAll("input, select, textarea"), function (el) {
-      if (el.type !== "hidden" && !el.classList.contains("ssp-multi-option")) { out.push(el); }
+      if (el.type !== "hidden" && !el.classList.contains("ssp-multi-option") && ownedBy(el, col)) { out.push(el); }
     });
     return out;
   }
 
-  function textInput(td) {
+  function textInput(td, col) {
     var found = null;
     each(td.querySelectorAll("input"), function (i) {
-      if (!found && i.type !== "checkbox" && i.type !== "hidden" && !i.classList.contains("ssp-multi-option")) { found = i; }
+      if (!found && i.type !== "checkbox" && i.type !== "hidden" && !i.classList.contains("ssp-multi-option") && ownedBy(i, col)) { found = i; }
     });
     return found;
   }
@@ -253,8 +262,8 @@
     each(options.hidden, function (c) { hidden[c] = true; });
     options.columns.forEach(function (col) {
       each(cells(grid, col), function (td) {
-        if (hidden[col]) { td.classList.add("ssp-col-hidden"); }
-        each(controls(td), function (el) {
+        if (hidden[col] && td.tagName === "TD") { td.classList.add("ssp-col-hidden"); }
+        each(controls(td, col), function (el) {
           el.setAttribute("aria-label", options.labels[col] || col);
           el.setAttribute("data-field", col);
           if (required[col]) { el.setAttribute("aria-required", "true"); }
@@ -263,8 +272,8 @@
     });
     Object.keys(options.multi).forEach(function (col) {
       each(cells(grid, col), function (td) {
-        var input = textInput(td);
-        if (!input || td.querySelector(".ssp-multi")) { return; }
+        var input = textInput(td, col);
+        if (!input || td.querySelector(".ssp-multi[data-field='" + col + "']")) { return; }
         input.type = "hidden";
         input.setAttribute("data-ssp-multi", col);
         td.appendChild(multiBox(col, options.labels[col] || col, !!required[col], options.multi[col], input));
@@ -272,7 +281,7 @@
     });
     each(options.time, function (col) {
       each(cells(grid, col), function (td) {
-        var input = textInput(td);
+        var input = textInput(td, col);
         if (!input) { return; }
         widget(input, "timeEntry");
         input.setAttribute("inputmode", "numeric");
@@ -284,13 +293,13 @@
     });
     each(options.date, function (col) {
       each(cells(grid, col), function (td) {
-        var input = textInput(td);
+        var input = textInput(td, col);
         if (input) { widget(input, "psDateWidget"); }
       });
     });
     [options.uid].concat(Object.keys(options.defaults)).forEach(function (col) {
       each(cells(grid, col), function (td) {
-        var input = td.querySelector("input");
+        var input = textInput(td, col);
         if (input) { input.readOnly = true; input.setAttribute("placeholder", "set on save"); }
       });
     });
@@ -341,7 +350,10 @@
     if (!uidInput || uidInput.value || !rowHasData(tr, skipped(options))) { return; }
     uidInput.value = uuid();
     Object.keys(options.defaults).forEach(function (col) {
-      each(tr.querySelectorAll("td.td-" + col + " input[name]"), function (i) { if (!i.value) { i.value = options.defaults[col]; } });
+      each(cells(tr, col), function (place) {
+        var input = textInput(place, col);
+        if (input && input.getAttribute("name") && !input.value) { input.value = options.defaults[col]; }
+      });
     });
   }
 
@@ -394,6 +406,18 @@
     return !!(el && el.classList && (el.classList.contains("timeEntry") || /(^|\s)timeEntry(\s|$)/.test(el.getAttribute("data-addclass") || "")));
   }
 
+  /* A row just added: keyboard and screen-reader users continue in its first field. */
+  function focusNewRow(node) {
+    var first = null;
+    if (node.nodeType !== 1 || node.tagName !== "TR" || node.classList.contains("new") || node.hasAttribute("data-ssp-seen")) { return; }
+    node.setAttribute("data-ssp-seen", "true");
+    if (!node.querySelector("[name*=':-']")) { return; }
+    each(node.querySelectorAll("input, select, textarea, summary"), function (el) {
+      if (!first && el.type !== "hidden" && el.offsetParent !== null && !el.readOnly) { first = el; }
+    });
+    if (first) { first.focus(); }
+  }
+
   function listen(grid, options) {
     var onEdit = function (event) {
       var t = event.target, tr = t.closest ? t.closest("tr") : null, group;
@@ -413,7 +437,10 @@
       if (isTimeInput(event.target) && event.target.getAttribute("name")) { checkTime(event.target); }
     });
     if (window.MutationObserver) {
-      new window.MutationObserver(function () { enhance(grid, options); }).observe(grid, { childList: true, subtree: true });
+      new window.MutationObserver(function (changes) {
+        enhance(grid, options);
+        each(changes, function (change) { each(change.addedNodes, focusNewRow); });
+      }).observe(grid, { childList: true, subtree: true });
     }
   }
 
@@ -454,10 +481,11 @@
     var bad = [];
     if (!newRowUid(tr, g.options) || !rowHasData(tr, skipped(g.options))) { return bad; }
     each(g.options.required, function (col) {
-      var td = tr.querySelector("td.td-" + col), el, value;
+      var td = tr.querySelector("td.td-" + col + ", .ssp-detail-field[data-field='" + col + "']"), el, value, codes;
       if (!td) { return; }
-      el = td.querySelector(".ssp-multi") || controls(td)[0];
-      value = td.querySelector("input[data-ssp-multi]") ? td.querySelector("input[data-ssp-multi]").value : (el ? el.value : "");
+      codes = td.querySelector("input[data-ssp-multi='" + col + "']");
+      el = td.querySelector(".ssp-multi[data-field='" + col + "']") || controls(td, col)[0];
+      value = codes ? codes.value : (el ? el.value : "");
       if (el && !String(value || "").trim()) { setError(el, REQUIRED_MESSAGE); bad.push(el); }
       else if (el && el.getAttribute("aria-invalid") && !isTimeInput(el)) { setError(el, ""); }
     });

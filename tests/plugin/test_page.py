@@ -19,7 +19,6 @@ from plugin.pages import (
     page_model,
     pagecataloging_json,
     render_leftnav,
-    render_page,
     render_pages,
 )
 from ssp.config import SSPConfig
