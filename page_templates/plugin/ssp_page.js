@@ -508,6 +508,7 @@
       });
       each(g.grid.querySelectorAll("tbody tr"), function (tr) { bad = bad.concat(requiredProblems(g, tr)); });
     });
+    bad.sort(function (a, b) { return a.compareDocumentPosition(b) & 4 ? -1 : 1; });  /* visual order */
     if (summary) {
       summary.textContent = bad.length ? (bad.length === 1 ? "1 field needs attention" : bad.length + " fields need attention") +
         " before saving: " + bad.map(function (el) { return el.getAttribute("aria-label"); }).join(", ") + "." : "";
