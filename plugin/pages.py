@@ -36,6 +36,7 @@ from plugin.escaping import RawJson, html, html_in_js, js, json_text, ps_tag_arg
 from ssp.config import SSPConfig
 
 __all__ = [
+    "list_cell_attrs",
     "PAGE_URL",
     "PAGE_PATH",
     "PAGE_DIR",
@@ -214,6 +215,7 @@ class ListColumn:
     name: str
     label: str
     kind: Literal["text", "date", "choice", "short_id"] = "text"
+    """short_id: a UUID shown by its first 8 characters (enough to tell records apart)."""
     choice: str | None = None
     expr: str = ""
 
@@ -325,6 +327,12 @@ def _list_column(cat: Catalogue, table: str, name: str, label: str | None = None
         return ListColumn(name, label, "date", expr=f"TO_CHAR({name}, 'YYYY-MM-DD') AS {name}")
     if name.endswith("_UID") or name == "RUN_ID":
         return ListColumn(name, label, "short_id", expr=f"SUBSTR({name}, 1, 8) AS {name}")
+    if name == "LEGAL_BASIS":  # the connector writes `consent:<consent SSP_UID>`
+        expr = (
+            f"CASE WHEN {name} LIKE 'consent:%' THEN SUBSTR({name}, 1, 16) ELSE {name} END "
+            f"AS {name}"
+        )
+        return ListColumn(name, label, "short_id", expr=expr)
     if f.choice or f.name == "PARTNER_ID":
         return ListColumn(name, label, "choice", f.choice or "partner", expr=name)
     return ListColumn(name, label, "text", expr=name)
@@ -537,7 +545,7 @@ class PowerSchoolTags:
             row = f'<option value="{uid}" data-date="{date}" data-purpose="{purpose}">{date}</option>'
             return Markup(f"~[tlist_sql;{listing.sql}]{row}[/tlist_sql]")
         cells = "".join(
-            f'<td data-field="{c.name}"{_choice_attr(c)}>{c.cell_tag}</td>' for c in listing.columns
+            f'<td data-field="{c.name}"{list_cell_attrs(c)}>{c.cell_tag}</td>' for c in listing.columns
         )
         none = str(ps_tag_arg(listing.none_message))
         return Markup(
@@ -546,8 +554,11 @@ class PowerSchoolTags:
         )
 
 
-def _choice_attr(col: ListColumn) -> str:
-    return f' data-choice="{html(col.choice)}"' if col.choice else ""
+def list_cell_attrs(col: ListColumn) -> str:
+    """The extra attributes of a list cell: its choice list (labels) or no wrapping (ids, dates)."""
+    if col.choice:
+        return f' data-choice="{html(col.choice)}"'
+    return ' class="ssp-nowrap"' if col.kind in ("short_id", "date") else ""
 
 
 def _runtime_js() -> Markup:

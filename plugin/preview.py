@@ -30,6 +30,7 @@ from plugin.pages import (
     Listing,
     PageLink,
     area_model,
+    list_cell_attrs,
     render_pages,
 )
 from plugin.preview_data import PREVIEW_TODAY, STUDENT_NAME, example_records
@@ -118,9 +119,10 @@ def _template_row(grid: Grid) -> str:
     return f'<tr class="new">{cells}<td class="deleteCol"></td></tr>'
 
 
-def _cell_text(listing: Listing, col_name: str, kind: str, value: str) -> str:
+def _cell_text(col_name: str, kind: str, value: str) -> str:
+    """What the column's SQL expression makes of the stored value (pages._list_column)."""
     if kind == "short_id":
-        return value[:8]
+        return value[:16] if value.startswith("consent:") else value[:8]
     return value
 
 
@@ -248,9 +250,8 @@ class PreviewTags:
         out = []
         for record in rows:
             cells = "".join(
-                f'<td data-field="{c.name}"'
-                + (f' data-choice="{html(c.choice)}"' if c.choice else "")
-                + f">{html(_cell_text(listing, c.name, c.kind, record.get(c.name, '')))}</td>"
+                f'<td data-field="{c.name}"{list_cell_attrs(c)}'
+                + f">{html(_cell_text(c.name, c.kind, record.get(c.name, '')))}</td>"
                 for c in listing.columns
             )
             out.append(f"<tr>{cells}</tr>")

@@ -289,6 +289,8 @@ def test_disclosures_are_a_read_only_server_side_list(pages: dict[str, str], dem
         in page
     )
     assert "SUBSTR(REFERRAL_UID, 1, 8) AS REFERRAL_UID" in page  # ids shortened
+    assert "WHEN LEGAL_BASIS LIKE 'consent:%' THEN SUBSTR(LEGAL_BASIS, 1, 16)" in page
+    assert "SSP_UID" not in page.split("FROM U_SSP_DISCLOSURES")[0].rsplit("SELECT", 1)[1]
     assert "nonemessage=No disclosures recorded]" in page and "[/tlist_sql]" in page
     for col in listing.columns:
         assert f'<td data-field="{col.name}"' in page and f"~({col.name.lower()}" in page
