@@ -45,7 +45,8 @@ def preview(config_path: Path, tmp_path: Path) -> Path:
 def _open(page, path: Path) -> None:  # noqa: ANN001
     page.goto(path.as_uri())
     page.wait_for_selector("html[data-ssp-ready='true']", state="attached")
-    assert page.js_errors == [], page.js_errors
+    errors = getattr(page, "js_errors", [])  # collected by conftest's pw_page
+    assert errors == [], errors
 
 
 def _shot(page, name: str, tmp_path: Path) -> None:  # noqa: ANN001
