@@ -20,7 +20,7 @@ from foundation.errors import ConfigError
 from plugin.manifest import Manifest, V1Access, plugin_xml
 from plugin.package import write_zip
 from plugin.pages import page_files
-from plugin.preview import PREVIEW_FILE, render_preview_html
+from plugin.preview import write_preview
 from plugin.queries import access_request
 from plugin.queries_xml import queries_files
 from plugin.schema import schema_files
@@ -186,10 +186,5 @@ def build_plugins(
 
 
 def render_preview(config: SSPConfig, out_dir: Path) -> Path:
-    """Write the offline preview page into `out_dir`; returns its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / PREVIEW_FILE
-    tmp = path.with_name(f".{PREVIEW_FILE}.part")
-    tmp.write_text(render_preview_html(config, config.catalogue()), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write the offline preview pages into `out_dir`; returns the landing page's path."""
+    return write_preview(config, config.catalogue(), out_dir)

@@ -73,10 +73,14 @@ def pw_browser() -> Iterator[Any]:
 
 @pytest.fixture
 def pw_page(pw_browser: Any) -> Iterator[Any]:
-    """A fresh sync Page at 1280x800 in its own context, closed after the test."""
+    """A fresh sync Page at 1280x800 in its own context, closed after the test. Uncaught script
+    errors of the page are collected in `page.js_errors`, for tests that check a page runs clean."""
     context = pw_browser.new_context(viewport=VIEWPORT, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
     try:
         yield page
     finally:

@@ -22,11 +22,10 @@ from generated import DOCUMENTS, REPORTS, generate_all
 
 pytestmark = pytest.mark.browser
 
-PREVIEW_XFAIL = pytest.mark.xfail(strict=True, reason="page markup made accessible on branch i12b")
 CASES = [
     *DOCUMENTS,
     *REPORTS,
-    pytest.param("preview", marks=PREVIEW_XFAIL, id="preview"),
+    pytest.param("preview", id="preview"),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The Student Support Page preview, a consent form and the report, opened in headless Chromium.
+"""A consent form and the report, opened in headless Chromium (the Student Support pages:
+test_support_area.py).
 
 Chromium is driven as a subprocess (`--dump-dom` after the page's scripts ran, `--screenshot`,
 `--print-to-pdf`), so no Python browser driver is needed. Screenshots are test artefacts: they are
@@ -22,10 +23,8 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from foundation.catalogue import Catalogue
-from foundation.config import SSPConfig, load_config
-from plugin.pages import GRID_TABLES
 from ssp.cli import main
+from foundation.config import load_config
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +42,6 @@ _FLAGS = (
     "--no-default-browser-check",
     "--hide-scrollbars",
 )
-_TABLE_IN_NAME = re.compile(r"\.(U_SSP_[A-Z_]+):")
 
 
 def _find_chromium() -> str | None:
@@ -129,88 +127,6 @@ def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "ssp.toml"
     path.write_text((ROOT / "examples" / "ssp.toml").read_text("utf-8"), "utf-8")
     return path
-
-
-def _preview(config_path: Path, out: Path) -> Path:
-    assert main(["plugin", "preview", "--config", str(config_path), "--out", str(out)]) == 0
-    pages = list(out.glob("*.html"))
-    assert len(pages) == 1, pages
-    return pages[0]
-
-
-def _table_of(control: lxml_html.HtmlElement) -> str:
-    name = control.get("name") or control.get("data-name") or ""
-    match = _TABLE_IN_NAME.search(name)
-    assert match, f"control without a table in its name: {name!r}"
-    return match.group(1)
-
-
-def _expected_dropdowns(cat: Catalogue) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    return {
-        (t, f.name): [(o.code, o.label) for o in cat.choice(f.choice).options]
-        for t in GRID_TABLES
-        for f in cat.table(t).fields
-        if f.page == "edit" and f.choice and not f.multi
-    }
-
-
-def _check_dropdowns(doc: lxml_html.HtmlElement, cat: Catalogue) -> None:
-    expected = _expected_dropdowns(cat)
-    seen: set[tuple[str, str]] = set()
-    for select in doc.xpath("//select[@data-field]"):
-        key = (_table_of(select), select.get("data-field"))
-        assert key in expected, f"unexpected dropdown {key}"
-        options = [(o.get("value"), o.text_content()) for o in select.findall("option")]
-        assert options == [("", "")] + expected[key], f"{key}: {options}"
-        seen.add(key)
-    assert seen == set(expected), f"dropdowns missing: {sorted(set(expected) - seen)}"
-
-
-def _check_multichoice(doc: lxml_html.HtmlElement, cat: Catalogue) -> None:
-    for t in GRID_TABLES:
-        for f in cat.table(t).fields:
-            if f.page != "edit" or not f.multi:
-                continue
-            groups = doc.xpath(
-                f"//*[@id='ssp-grid-{t}']//*[contains(@class,'ssp-multi')][@data-field='{f.name}']"
-            )
-            assert groups, f"{t}.{f.name}: no checkbox group"
-            for group in groups:
-                codes = [i.get("value") for i in group.xpath(".//input[@type='checkbox']")]
-                assert codes == [o.code for o in cat.choice(f.choice).options], f"{t}.{f.name}"
-
-
-def _check_widgets(doc: lxml_html.HtmlElement, cat: Catalogue) -> None:
-    for t in GRID_TABLES:
-        for f in cat.table(t).fields:
-            if f.page != "edit":
-                continue
-            grid = (
-                f"//*[@id='ssp-grid-{t}']//td[contains(concat(' ', @class, ' '), ' td-{f.name} ')]"
-            )
-            if f.type == "Date":
-                assert doc.xpath(f"{grid}//input[@type='date'][@name]"), (
-                    f"{t}.{f.name}: no date widget"
-                )
-            if f.widget == "time":
-                assert doc.xpath(f"{grid}//input[@type='time'][@name]"), (
-                    f"{t}.{f.name}: no time widget"
-                )
-
-
-def test_preview_in_chromium_has_the_catalogue_dropdowns_and_widgets(
-    browser: Browser, config_path: Path, tmp_path: Path
-) -> None:
-    config: SSPConfig = load_config(config_path)
-    cat = config.catalogue()
-    page = _preview(config_path, tmp_path / "preview")
-    doc = browser.open(page, "preview").dom
-    assert doc.get("data-ssp-ready") == "true", "the page's scripts did not run"
-    _check_dropdowns(doc, cat)
-    _check_multichoice(doc, cat)
-    _check_widgets(doc, cat)
-    purposes = doc.xpath("//select[@data-field='PURPOSE']/option/@value")
-    assert "vaping" in purposes, "the district's [choices.purpose] addition reaches the page"
 
 
 def test_consent_form_in_chromium_prints_on_two_pages_or_fewer(

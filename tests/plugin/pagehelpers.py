@@ -22,12 +22,12 @@ ALLOWED_TAGS = [
     r"~\[wc:[a-z_]+\]",
     r"~\[tlist_child:[^\]]+\]",
     r"~\[tlist_sql;SELECT [^\]]+\]",
-    r"~\[if\.~\(gpv\.changesSaved\)=true\]",
+    r"~\[if\.security\.pagenone=/admin/students/student_support\.html\]",
     r"~\[text:psx\.common\.changes_recorded\]",
     r"~\[self\.page\]",
     r"~\[submitbutton\]",
     r"~\(studentfrn\)",
-    r"~\([a-z_]+\)",
+    r"~\([a-z_]+(;htmlencode)?\)",
 ]
 
 

@@ -53,6 +53,10 @@ def test_zip_layout_plugin_xml_at_root_forward_slashes_no_junk(demo_config, tmp_
         "queries_root/org.bridgeport.ssp.named_queries.xml",
         "web_root/admin/students/more2.student_support.leftnav.footer.txt",
         "web_root/admin/students/student_support.html",
+        "web_root/admin/students/student_support_consents.html",
+        "web_root/admin/students/student_support_disclosures.html",
+        "web_root/admin/students/student_support_referrals.html",
+        "web_root/admin/students/student_support_visits.html",
     ]
     for info in _entries(data) + _entries(ui):
         assert "\\" not in info.filename and not info.filename.startswith("/") and not info.is_dir()

@@ -20,6 +20,8 @@ QUERIES = "queries_root/org.bridgeport.ssp.named_queries.xml"
 SCHEMA = "user_schema_root/U_SSP.xml"
 PAGE = "web_root/admin/students/student_support.html"
 LEFTNAV = "web_root/admin/students/more2.student_support.leftnav.footer.txt"
+GRID = "web_root/admin/students/student_support_consents.html"  # one tlist_child grid page
+AREA_GUARD = "~[if.security.pagenone=/admin/students/student_support.html]"
 NAV = "pagecataloging/student_support.json"
 
 
@@ -288,8 +290,8 @@ DEFECTS: dict[str, Defect] = {
                     '<field table="U_SSP_MOODS" field="ID" access="ViewOnly"/>'),
         "error", "plugin.xml", "U_SSP_MOODS is requested but no DATA plugin given defines it"),
     # web_root
-    "unclosed if": Defect("ui", _edit(PAGE, "</div>[/if]", "</div>"),
-                          "error", PAGE, "~[if...] is never closed with [/if]", 25),
+    "unclosed if": Defect("ui", _edit(PAGE, "\n[/if]\n", "\n"),
+                          "error", PAGE, "~[if...] is never closed with [/if]"),
     "stray closer": Defect("ui", _edit(PAGE, "</body>", "[/if]</body>"),
                            "error", PAGE, "[/if] closes nothing"),
     "else outside if": Defect("ui", _edit(PAGE, "</body>", "[else]</body>"),
@@ -297,26 +299,26 @@ DEFECTS: dict[str, Defect] = {
     "unclosed tlist_sql": Defect("ui", _edit(PAGE, "[/tlist_sql]", ""),
                                  "error", PAGE, "~[tlist_sql...] is never closed"),
     "labelled if closed without label": Defect(
-        "ui", _edit(PAGE, "~[if.~(gpv.changesSaved)=true]", "~[if#saved.~(gpv.changesSaved)=true]"),
-        "error", PAGE, "[/if] closes nothing (the open block is ~[if#saved from line 25)", 25),
+        "ui", _edit(GRID, AREA_GUARD, AREA_GUARD.replace("~[if.", "~[if#area.")),
+        "error", GRID, "[/if] closes nothing (the open block is ~[if#area from line"),
     "tlist_child path": Defect(
-        "ui", _edit(PAGE, "STUDENTS.U_SSP.U_SSP_CONSENTS;", "U_SSP_CONSENTS;"),
-        "error", PAGE, "must name CORE.GROUP.TABLE"),
-    "tlist_child headings": Defect("ui", _edit(PAGE, "fieldNames:", "fieldNames:Extra,"),
-                                   "warning", PAGE, "displaycols but"),
+        "ui", _edit(GRID, "STUDENTS.U_SSP.U_SSP_CONSENTS;", "U_SSP_CONSENTS;"),
+        "error", GRID, "must name CORE.GROUP.TABLE"),
+    "tlist_child headings": Defect("ui", _edit(GRID, "fieldNames:", "fieldNames:Extra,"),
+                                   "warning", GRID, "displaycols but"),
     "tlist_child unknown column": Defect(
-        "ui", _edit(PAGE, "displaycols:SSP_UID,", "displaycols:SSP_UID,MOOD,"),
-        "error", PAGE, "uses U_SSP_CONSENTS.MOOD, which the DATA plugin does not define"),
+        "ui", _edit(GRID, "displaycols:SSP_UID,", "displaycols:SSP_UID,MOOD,"),
+        "error", GRID, "uses U_SSP_CONSENTS.MOOD, which the DATA plugin does not define"),
     "nav link without guard": Defect(
-        "ui", lambda f: _edit(LEFTNAV, "[/if]\n", "")(
-            _edit(LEFTNAV, "~[if.security.pagenone=/admin/students/student_support.html] [else]\n",
-                  "")(f)),
+        "ui", lambda f: _edit(LEFTNAV, "\n[/if]\n", "\n")(_edit(LEFTNAV, AREA_GUARD + " [else]", "")(f)),
         "warning", LEFTNAV,
         "is not inside ~[if.security.pagenone=/admin/students/student_support.html]"),
     "nav link guarded by another page": Defect(
-        "ui", _edit(LEFTNAV, "pagenone=/admin/students/student_support.html",
-                    "pagenone=/admin/students/other.html"),
-        "warning", LEFTNAV, "guarded by the permission of /admin/students/other.html"),
+        "ui", lambda f: _edit(LEFTNAV, "[/if#p1]\n", "")(
+            _edit(LEFTNAV, "~[if#p1.security.pagenone=/admin/students/student_support_visits.html]"
+                  " [else#p1]", "")(f)),
+        "warning", LEFTNAV, "navigation link to /admin/students/student_support_visits.html is "
+        "guarded by the permission of /admin/students/student_support.html"),
     # pagecataloging
     "pagecataloging not JSON": Defect("ui", _edit(NAV, '{"pages":[', '{"pages":[,\n'),
                                       "error", NAV, "not valid JSON", 1),

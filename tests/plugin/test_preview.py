@@ -1,197 +1,134 @@
-"""`ssp plugin preview`: the same page offline, PowerSchool tags simulated; checked in Chromium."""
+"""`ssp plugin preview`: every page offline, PowerSchool tags simulated, consistent example data.
+
+What the preview does in a browser (add-row, date picker, keyboard, widths) is checked in
+tests/browser/test_support_area.py.
+"""
 
 from __future__ import annotations
 
-import html as htmllib
+import datetime as dt
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
 
-from foundation.config import SSPConfig
 from plugin.build import render_preview
-from plugin.pages import GRID_TABLES
-from plugin.preview import render_preview_html
+from plugin.pages import GRID_PAGES, GRID_TABLES, NOT_ON_GRID, render_pages
+from plugin.preview import render_preview_pages
+from plugin.preview_data import PREVIEW_TODAY, STUDENT_NAME, example_records
+from foundation.config import SSPConfig
 
 
 @pytest.fixture
-def preview(demo_config: SSPConfig) -> str:
-    return render_preview_html(demo_config, demo_config.catalogue())
+def previews(demo_config: SSPConfig) -> dict[str, str]:
+    return render_preview_pages(demo_config, demo_config.catalogue())
 
 
-def test_preview_has_no_powerschool_tags_and_needs_no_network(preview: str) -> None:
-    assert "~[" not in preview and "~(" not in preview and "[/if]" not in preview
-    assert "<link" not in preview and "<script src" not in preview
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", preview)
+def test_preview_has_every_page_no_powerschool_tags_and_needs_no_network(
+    previews: dict[str, str],
+) -> None:
+    assert set(previews) == {
+        "student_support.html",
+        *GRID_PAGES.values(),
+        "student_support_disclosures.html",
+    }
+    for name, preview in previews.items():
+        assert "~[" not in preview and "~(" not in preview and "[/if]" not in preview, name
+        assert "<link" not in preview and "<script src" not in preview
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", preview)
+        assert preview.startswith('<!DOCTYPE html>\n<html lang="en">')
 
 
-def test_preview_simulates_each_grid_like_powerschool(preview: str, demo_config: SSPConfig) -> None:
+def test_preview_grid_is_shaped_like_powerschools_rendering(
+    previews: dict[str, str], demo_config: SSPConfig
+) -> None:
     cat = demo_config.catalogue()
-    doc = lxml_html.fromstring(preview)
+    records = example_records(cat)
     for table in GRID_TABLES:
-        grid = doc.get_element_by_id(f"ssp-grid-{table}")
-        tlist = grid.find_class("tlistCollectionTable")[0]
+        doc = lxml_html.fromstring(previews[GRID_PAGES[table]])
+        tlist = doc.get_element_by_id(f"ssp-grid-{table}").find_class("tlistCollectionTable")[0]
+        assert len(doc.find_class("tlistCollectionTable")) == 1  # one grid per page
         rows = tlist.xpath("./table/tbody/tr")
-        assert len(rows) == 3 and rows[-1].get("class") == "ssp-preview-template"
-        for f in cat.table(table).fields:
-            cells = tlist.xpath(
-                f"./table/tbody/tr/td[contains(concat(' ', @class, ' '), ' td-{f.name} ')]"
-            )
-            assert len(cells) == 3, f"{table}.{f.name}"
-            template_input = cells[-1].find("input")
-            assert "{INSERT_COUNTER}" in template_input.get("data-name")
-            assert (
-                cells[0]
-                .find("input")
-                .get("name")
-                .endswith(f"]{f.name}" + ("$format=date" if f.type == "Date" else ""))
-            )
+        template = rows[-1]
+        assert template.get("class") == "new" and len(rows) == len(records[table]) + 1
+        assert tlist.xpath("./table/colgroup/col")[0].get("class").startswith("col-")
+        fields = [f for f in cat.table(table).fields if f.name not in NOT_ON_GRID.get(table, ())]
+        for f in fields:
+            cells = tlist.xpath(f"./table/tbody/tr/td[@class='td-{f.name}']")
+            assert len(cells) == len(rows), f"{table}.{f.name}"
+            shown = cells[0].xpath(".//input[@name][not(@type='hidden')]")[0]
+            suffix = "$format=date" if f.type == "Date" else ""
+            assert shown.get("name").endswith(f"]{f.name}{suffix}")
+            new = cells[-1].find("input")
+            assert "{INSERT_COUNTER}" in new.get("data-name") and new.get("name") is None
+            if f.type == "Date":
+                assert "psDateWidget" in shown.get("class").split()
+                assert new.get("data-addclass") == "psDateWidget"
+                assert "psDateWidget" not in new.get("class").split()  # never on the template
+        assert all(r.xpath(".//input[@class='deleteCB']") for r in rows[:-1])
+
+
+def test_example_data_agrees_with_itself(demo_config: SSPConfig) -> None:
+    records = example_records(demo_config.catalogue())
+    visits = {v["SSP_UID"]: v for v in records["U_SSP_VISITS"]}
+    for r in records["U_SSP_REFERRALS"]:
+        assert r["VISIT_UID"] in visits
+        assert visits[r["VISIT_UID"]]["VISIT_DATE"] <= r["REFERRAL_DATE"]
+        assert r["STATUS_DATE"] >= r["REFERRAL_DATE"]
+        if r.get("FIRST_SERVICE_DATE"):
+            assert r["ACCESS_RESULT"] == "yes" and r["FIRST_SERVICE_DATE"] >= r["REFERRAL_DATE"]
+        else:
+            assert r["ACCESS_RESULT"] != "yes"
+        if r["ACCESS_RESULT"] == "no":
+            assert not r.get("FIRST_SERVICE_DATE")
+    for v in visits.values():
+        assert v["TIME_IN"] < v["TIME_OUT"]
+    for c in records["U_SSP_CONSENTS"]:
+        assert c["SIGNED_DATE"] <= c["EFFECTIVE_DATE"] < c["EXPIRATION_DATE"]
+        assert not c.get("REVOKED_DATE") or c["EFFECTIVE_DATE"] <= c["REVOKED_DATE"]
+        if c["SIGNER_TYPE"] == "eligible_student":
+            assert c["SIGNER_NAME"] == STUDENT_NAME
+        assert "guardian" not in c["SIGNER_NAME"].lower() or c["SIGNER_TYPE"] == "parent_guardian"
+    consents = records["U_SSP_CONSENTS"]
+    for d in records["U_SSP_DISCLOSURES"]:
+        consent = next(c for c in consents if d["LEGAL_BASIS"] == f"consent:{c['SSP_UID']}")
+        assert consent["SIGNED_DATE"] <= d["DISCLOSED_AT"][:10] <= consent["EXPIRATION_DATE"]
+        assert consent["PARTNER_ID"] == d["PARTNER_ID"]
+    assert max(v["VISIT_DATE"] for v in visits.values()) < PREVIEW_TODAY.isoformat()
+
+
+def test_landing_preview_lists_only_active_consents_and_open_referrals(
+    previews: dict[str, str], demo_config: SSPConfig
+) -> None:
+    doc = lxml_html.fromstring(previews["student_support.html"])
+    records = example_records(demo_config.catalogue())
+    consents = doc.get_element_by_id("ssp-listing-active_consents").xpath(".//tbody/tr")
+    revoked = [c for c in records["U_SSP_CONSENTS"] if c.get("REVOKED_DATE")]
+    assert revoked and len(consents) == len(records["U_SSP_CONSENTS"]) - len(revoked)
+    expiries = [r.xpath("./td[@data-field='EXPIRATION_DATE']")[0].text for r in consents]
+    assert all(dt.date.fromisoformat(e) >= PREVIEW_TODAY for e in expiries)
+    visits = doc.get_element_by_id("ssp-listing-last_visits").xpath(".//tbody/tr/td[1]/text()")
+    assert visits == sorted(visits, reverse=True)
+    links = doc.xpath("//main//a/@href")
+    for file in (*GRID_PAGES.values(), "student_support_disclosures.html"):
+        assert file in links
 
 
 def test_preview_carries_the_same_page_script_and_a_helper_shim(
-    preview: str, demo_config: SSPConfig
+    previews: dict[str, str], demo_config: SSPConfig
 ) -> None:
-    from plugin.pages import render_page
+    real = render_pages(demo_config, demo_config.catalogue())
+    for name, page in real.items():
+        script = page[page.rindex("<script>\n") : page.index("</script>\n~[wc:admin_footer")]
+        assert script in previews[name], name
+    assert "window.tlistText2DropDownValNamePair = function" in previews["student_support.html"]
 
-    real = render_page(demo_config, demo_config.catalogue())
-    real_script = real[real.index("<script>\n") : real.index("</script>\n~[wc:admin_footer")]
-    assert real_script in preview
-    assert "window.tlistText2DropDownValNamePair = function" in preview
 
-
-def test_preview_file_is_written_atomically(demo_config: SSPConfig, tmp_path: Path) -> None:
+def test_preview_files_are_written_atomically(demo_config: SSPConfig, tmp_path: Path) -> None:
     path = render_preview(demo_config, tmp_path / "out")
+    assert path.name == "student_support.html"
     assert path.read_text("utf-8").startswith("<!DOCTYPE html>")
-    assert [p.name for p in path.parent.iterdir()] == ["student_support.html"]
-
-
-# ---------------------------------------------------------------- in a real (headless) browser
-CHROMIUM = next(
-    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-    None,
-)
-
-
-def _dump_dom(path: Path, fragment: str = "") -> lxml_html.HtmlElement:
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-extensions",
-        "--no-first-run",
-        "--dump-dom",
-        path.as_uri() + fragment,
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
-    return lxml_html.fromstring(result.stdout)
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
-def test_in_a_browser_dropdowns_hold_the_catalogue_options_and_widgets_exist(
-    demo_config, tmp_path: Path
-) -> None:
-    cat = demo_config.catalogue()
-    doc = _dump_dom(render_preview(demo_config, tmp_path))
-    assert doc.get("data-ssp-ready") == "true"
-    for table in GRID_TABLES:
-        grid = doc.get_element_by_id(f"ssp-grid-{table}")
-        for f in cat.table(table).fields:
-            if f.page != "edit" or not f.choice:
-                continue
-            codes = [o.code for o in cat.choice(f.choice).options]
-            if f.multi:
-                boxes = grid.xpath(f".//span[@class='ssp-multi'][@data-field='{f.name}']")
-                assert len(boxes) == 3  # two example rows and the template row
-                assert [i.get("value") for i in boxes[0].xpath(".//input")] == codes
-            else:
-                selects = grid.xpath(f".//select[@data-field='{f.name}']")
-                assert len(selects) == 3, f"{table}.{f.name}"
-                assert [o.get("value") for o in selects[0].findall("option")] == [""] + codes
-    visits = doc.get_element_by_id("ssp-grid-U_SSP_VISITS")
-    assert len(visits.xpath(".//input[@type='time'][@name]")) == 4
-    assert len(visits.xpath(".//input[@type='date'][@name]")) == 2
-    consents = doc.get_element_by_id("ssp-grid-U_SSP_CONSENTS")
-    assert not consents.xpath(
-        ".//select[@data-field='PURPOSE']"
-    )  # free text there, not the visit list
-    referrals = doc.get_element_by_id("ssp-grid-U_SSP_REFERRALS")
-    assert not referrals.xpath(".//td[contains(@class,'td-STATUS_REASON')]//input")  # read-only
-    assert [p.text for p in referrals.xpath(".//td[contains(@class,'td-STATUS ')]/p")] == [
-        "Sent",
-        "Received",
-    ]
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
-def test_in_a_browser_new_rows_post_a_uuid_defaults_and_joined_codes(
-    demo_config, tmp_path: Path
-) -> None:
-    doc = _dump_dom(render_preview(demo_config, tmp_path), "#ssp-selftest")
-    assert doc.get("data-ssp-selftest") == "done"
-    posted = dict(
-        line.split(" = ", 1)
-        for line in doc.get_element_by_id("ssp-preview-submitted").text_content().splitlines()[1:]
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        ["student_support.html", *GRID_PAGES.values(), "student_support_disclosures.html"]
     )
-    new = {
-        k.split("]", 1)[1]: v for k, v in posted.items() if ":-3]" in k
-    }  # the added referral row
-    assert re.fullmatch(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", new["SSP_UID"]
-    )
-    assert (
-        new["STATUS"] == "new"
-        and new["REASON"] == "anxiety,behavior"
-        and new["PARTNER_ID"] == "cgc"
-    )
-    visit = {k.split("]", 1)[1]: v for k, v in posted.items() if ":-2]" in k}
-    assert visit["SOURCE"] == "school" and visit["TIME_IN"] == "10:30"
-    assert visit["SERVICES"] == "individual_counseling,crisis_intervention"
-    assert posted["ac"] == "prim"
-    existing = [k for k in posted if k.endswith(":100]SSP_UID")]
-    assert not existing  # existing rows' ids are shown, never re-posted
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
-def test_in_a_browser_hostile_labels_stay_text(make_config, tmp_path: Path) -> None:
-    from plugin_configs import PARTNER
-
-    marker = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','1')\">"
-    config = make_config(
-        '[choices.purpose]\nadd = [{ code = "x", label = "'
-        + marker.replace('"', '\\"')
-        + '" }]\n'
-        + PARTNER.format(
-            name="</script><script>document.documentElement.setAttribute('data-pwned','2')</script>"
-        )
-    )
-    doc = _dump_dom(render_preview(config, tmp_path))
-    assert doc.get("data-ssp-ready") == "true" and doc.get("data-pwned") is None
-    assert not doc.xpath("//img")
-    option = doc.xpath("//select[@data-field='PURPOSE']/option[@value='x']")[0]
-    assert option.text == marker
-    assert htmllib.unescape(option.text) == marker
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
-def test_in_a_browser_a_missing_helper_does_not_stop_ids_defaults_or_checkboxes(
-    demo_config, tmp_path: Path
-) -> None:
-    page = render_preview(demo_config, tmp_path)
-    broken = page.read_text("utf-8").replace(
-        "window.tlistText2DropDownValNamePair = function", "window.unusedHelper = function"
-    )
-    page.write_text(broken, "utf-8")
-    doc = _dump_dom(page, "#ssp-selftest")
-    assert doc.get("data-ssp-selftest") == "done"
-    lines = doc.get_element_by_id("ssp-preview-submitted").text_content().splitlines()
-    posted = dict(line.split(" = ", 1) for line in lines[1:])
-    new = {k.split("]", 1)[1]: v for k, v in posted.items() if ":-3]" in k}
-    assert len(new["SSP_UID"]) == 36 and new["STATUS"] == "new" and new["REASON"] == "anxiety,behavior"
