@@ -154,3 +154,15 @@ def test_sandbox_refuses_bad_options_with_exit_2(
     monkeypatch.chdir(tmp_path)
     code, _, err = _ssp(capsys, "sandbox", *args)
     assert code == 2 and message in err
+
+
+def test_rehearsal_toml_reads_back_as_the_same_values() -> None:
+    import tomllib
+
+    from ssp.config import demo_config_text
+    from ssp.rehearsal import toml_text
+
+    for text in (EXAMPLE.read_text(encoding="utf-8"), demo_config_text()):
+        raw = tomllib.loads(text)
+        raw["district"]["name"] = 'Saint "Mary\'s" Schools \\ Año\tescolar'
+        assert tomllib.loads(toml_text(raw)) == raw
