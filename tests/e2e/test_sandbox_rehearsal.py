@@ -166,3 +166,37 @@ def test_rehearsal_toml_reads_back_as_the_same_values() -> None:
         raw = tomllib.loads(text)
         raw["district"]["name"] = 'Saint "Mary\'s" Schools \\ Año\tescolar'
         assert tomllib.loads(toml_text(raw)) == raw
+
+
+def test_rehearsal_config_keeps_real_partners_apis_and_folders_out(tmp_path: Path) -> None:
+    from ssp.rehearsal import write_rehearsal_config
+
+    config_path = _district_config(tmp_path)
+    (config_path.parent / "mappings").mkdir()
+    mapping = Path(__file__).parents[2] / "field_mappings" / "partners" / "generic.toml"
+    (config_path.parent / "mappings" / "acme.toml").write_text(mapping.read_text(encoding="utf-8"))
+    config_path.write_text(config_path.read_text(encoding="utf-8") + '''
+[[partners]]
+id = "acme"
+name = "Acme Counseling"
+mapping = "mappings/acme.toml"
+feed = { kind = "http", base_url = "https://api.acme.example/ssp/v1", token_env = "ACME_TOKEN" }
+mou = { effective = 2026-07-01, expires = 2028-06-30, to_partner = ["identity", "referral"] }
+
+[[partners]]
+id = "local"
+name = "Local test partner"
+mapping = "mappings/acme.toml"
+feed = { kind = "http", base_url = "http://127.0.0.1:9000" }
+mou = { effective = 2026-07-01, expires = 2028-06-30, to_partner = ["identity", "referral"] }
+''', encoding="utf-8")
+    rehearsal = write_rehearsal_config(load_config(config_path), "http://127.0.0.1:8765", tmp_path / "r")
+    copy = load_config(rehearsal.config_path)
+    assert [p.id for p in copy.partners] == ["cgc", "bhcare", "local"]
+    assert rehearsal.left_out and "acme" in rehearsal.left_out[0] and "api.acme.example" in rehearsal.left_out[0]
+    assert copy.partner("local").mapping == str((config_path.parent / "mappings" / "acme.toml").resolve())
+    assert copy.powerschool.base_url == "http://127.0.0.1:8765"
+    original = load_config(config_path)
+    for partner in copy.partners[:2]:
+        assert partner.feed.inbox != original.partner(partner.id).feed.inbox
+        assert partner.feed.inbox.is_dir() and (tmp_path / "r") in partner.feed.inbox.parents
