@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -141,3 +142,15 @@ def test_walkthrough_from_bare_server_to_first_run_against_the_sandbox(tmp_path:
         first = server.shell(f"set -a; . {unit['EnvironmentFile']}; exec {run}")
         assert first.returncode == 0, first.stdout + first.stderr
         assert json.loads(first.stdout)["status"] == "ok"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_guide_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    """Every key of the unit is one systemd knows, with a valid value (a typo is only a warning
+    in the journal, and the protection it was meant to give silently missing)."""
+    unit = tmp_path / "ssp-sync.service"
+    unit.write_text(guide_blocks()["unit"].replace("/opt/ssp/venv/bin/ssp", str(SSP)), encoding="utf-8")
+    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True,
+                          timeout=120)
+    complaints = [line for line in (done.stdout + done.stderr).splitlines() if unit.name in line]
+    assert not complaints, "\n".join(complaints)
