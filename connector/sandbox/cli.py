@@ -12,11 +12,13 @@ The printed client id and secret are throwaway credentials of this sandbox only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo
@@ -57,7 +59,10 @@ def _build_plugins(config: SSPConfig, out_dir: Path) -> list[Path]:
     return list(build_plugins(config, out_dir))
 
 
-def _wait_for_stop() -> None:
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT/SIGTERM, installed before "Press Ctrl-C" is printed: a supervisor
+    that stops the sandbox as soon as it reads that line still gets a clean exit 0."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -65,8 +70,7 @@ def _wait_for_stop() -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -149,8 +153,10 @@ def command(args: argparse.Namespace) -> int:
                       "the sandbox's data persists there between starts)")
             _print_rehearsal(sandbox, rehearsal.config_path if rehearsal else None,
                              rehearsal.left_out if rehearsal else [])
-            print("Press Ctrl-C to stop.", flush=True)
-            _wait_for_stop()
+            with _stop_signals() as stop:
+                print("Press Ctrl-C to stop.", flush=True)
+                while not stop.wait(0.5):
+                    pass
         finally:
             sandbox.close()
     print("sandbox stopped", file=sys.stderr)

@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-OUTSIDE = re.compile(r"shared/|\bSPEC\.md|\bSPEC (?:section|§)?\s*\d|TARGETS\.md|ARCHITECTURE\.md|\breference/")
+OUTSIDE = re.compile(
+    r"shared/|\bSPEC\.md|\bSPEC (?:section|§)?\s*\d|TARGETS\.md|ARCHITECTURE\.md|\breference/"
+)
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
