@@ -25,7 +25,7 @@ from ssp.config import load_config, parse_config_text
 
 ROOT = Path(__file__).parents[2]
 GUIDE = ROOT / "docs" / "operations.md"
-EXAMPLE = ROOT / "examples" / "ssp.toml"
+EXAMPLE = ROOT / "examples" / "linux" / "ssp.toml"
 SSP = Path(sys.executable).with_name("ssp")
 SERVER_ROOTS = ("/opt/ssp", "/etc/ssp", "/var/lib/ssp", "/srv/ssp")
 MARKED = re.compile(r"<!-- walkthrough: (?P<name>[\w.-]+) -->\n```\w*\n(?P<body>.*?)```", re.S)
@@ -85,6 +85,8 @@ def test_guide_config_is_the_example_and_every_path_is_writable_under_the_unit()
     folders = [config.state_dir] + [f for p in config.partners for f in (p.feed.inbox, p.feed.outbox)]
     for folder in folders:
         assert folder.is_absolute(), f"{folder}: relative paths resolve under /etc/ssp (read-only)"
+        # the walkthrough test moves only these roots under tmp_path: never write elsewhere
+        assert any(str(folder).startswith(f"{root}/") for root in SERVER_ROOTS), folder
         assert any(w == folder or w in folder.parents for w in writable), f"{folder} not in ReadWritePaths"
     exec_start = shlex.split(unit["ExecStart"])
     assert exec_start[0] == "/opt/ssp/venv/bin/ssp" and exec_start[1:3] == ["sync", "schedule"]
