@@ -24,7 +24,7 @@ from ssp.errors import ConfigError
 from ssp.tomlfile import read_toml
 
 __all__ = ["Rehearsal", "MIN_SEED_STUDENTS", "consent_categories", "seed_codes", "seed_demo",
-           "write_rehearsal_config", "toml_text"]
+           "seed_summary", "referred_student", "write_rehearsal_config", "toml_text"]
 
 MIN_SEED_STUDENTS = 100
 """`--seed-demo` spreads 40 referrals, 6 held cases and 4 school-based ones over grades 3-11."""
@@ -77,6 +77,21 @@ def seed_demo(sandbox: Any, config: SSPConfig, today: dt.date) -> SchoolSide | N
         raise ConfigError(f"--seed-demo needs --students {MIN_SEED_STUDENTS} or more", key="--students")
     partners = {p.id: consent_categories(config, p.id) for p in config.partners}
     return seed_school_side(sandbox, today, partners=partners, codes=seed_codes(config))
+
+
+def referred_student(sandbox: Any) -> str | None:
+    """The student number of the first seeded student referred to a partner (for the printed
+    `ssp disclosures --student N` example), or None if there is none."""
+    try:
+        rows = sandbox.rows("U_SSP_REFERRALS")
+    except KeyError:  # no DATA plugin installed
+        return None
+    referred = [r for r in rows if str(r["SSP_UID"]).startswith("demo-ref-") and r.get("PARTNER_ID")]
+    if not referred:
+        return None
+    dcid = min(referred, key=lambda r: str(r["SSP_UID"]))["STUDENTSDCID"]
+    numbers = {s["DCID"]: s["STUDENT_NUMBER"] for s in sandbox.students()}
+    return str(numbers[dcid]) if dcid in numbers else None
 
 
 def seed_summary(side: SchoolSide) -> str:

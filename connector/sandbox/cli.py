@@ -78,6 +78,8 @@ def _stop_signals() -> Iterator[threading.Event]:
 
 def _print_rehearsal(sandbox: Sandbox, config_path: Path | None, left_out: list[str]) -> None:
     """How to point `ssp` at this sandbox from another terminal."""
+    from ssp.rehearsal import referred_student
+
     print()
     print("To rehearse, in another terminal (POSIX shell):")
     print("  unset SSP_CLIENT_ID_FILE SSP_CLIENT_SECRET_FILE")
@@ -95,7 +97,12 @@ def _print_rehearsal(sandbox: Sandbox, config_path: Path | None, left_out: list[
     for step in ("check", "sync run --dry-run", "sync run", "sync status"):
         print(f"  ssp {step} --config {config_path}")
     print(f"  ssp report --config {config_path} --out {config_path.parent / 'report.html'}")
-    print(f"  ssp disclosures --config {config_path} --student N   (a student number from the sandbox)")
+    student = referred_student(sandbox)
+    if student:
+        print(f"  ssp disclosures --config {config_path} --student {student}   "
+              "(a referred student; after the sync run)")
+    else:
+        print(f"  ssp disclosures --config {config_path} --student N   (a referred student's number)")
     for note in left_out:
         print(f"left out of the rehearsal: {note}")
 

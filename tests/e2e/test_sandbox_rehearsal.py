@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,11 @@ def _district_config(tmp_path: Path, *, timezone: str = "America/Denver") -> Pat
     text = EXAMPLE.read_text(encoding="utf-8")
     text = text.replace('query_namespace = "org.bridgeport.ssp"', f'query_namespace = "{NAMESPACE}"')
     text = text.replace('timezone = "America/New_York"', f'timezone = "{timezone}"')
+    today = dt.date.today()
+    for fixed in ("effective = 2026-08-01, expires = 2027-07-31", "effective = 2026-07-01, expires = 2028-06-30"):
+        assert fixed in text  # MOUs in force whatever the date the suite runs
+        text = text.replace(fixed, f"effective = {today - dt.timedelta(days=120)}, "
+                                   f"expires = {today + dt.timedelta(days=245)}")
     assert NAMESPACE in text and timezone in text
     path = tmp_path / "etc" / "ssp.toml"
     path.parent.mkdir()
@@ -89,8 +95,10 @@ def test_sandbox_rehearses_a_districts_own_config_end_to_end(
         outbox = rehearsal.partner("cgc").feed.outbox
         sent = next(outbox.glob("referrals_*.csv"))
         with open(sent, newline="", encoding="utf-8-sig") as fh:
-            student = next(csv.DictReader(fh))["student_number"]
-        code, out, err = _ssp(capsys, "disclosures", "--config", path, "--student", student)
+            sent_to = {row["student_number"] for row in csv.DictReader(fh)}
+        printed = re.search(r"ssp disclosures --config \S+ --student (\d+)", sb.text)
+        assert printed and printed[1] in sent_to  # the printed example is a student with a referral
+        code, out, err = _ssp(capsys, "disclosures", "--config", path, "--student", printed[1])
         assert code == 0 and json.loads(out)["disclosures"], out + err
         first_credentials = (sb.client_id, sb.client_secret)
 
