@@ -57,3 +57,14 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
     assert OUTSIDE.search("(SPEC 5)") and not OUTSIDE.search("--faults SPEC")
     assert _slug("6. Rehearse against the sandbox (optional, recommended before go-live)") == (
         "6-rehearse-against-the-sandbox-optional-recommended-before-go-live")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_wheel_a_guide_installs_is_built_earlier_in_it(doc: Path) -> None:
+    """A district following the guide must never reach `pip install ...whl` without a step that
+    made the wheel (the Windows guide once installed one no step built)."""
+    text = doc.read_text(encoding="utf-8")
+    for install in re.finditer(r"pip install [^\n]*\.whl", text):
+        assert re.search(r"pip wheel [^\n]*-w ", text[: install.start()]), (
+            f"{doc.name}: `{install.group(0)}` comes before any `pip wheel` step"
+        )
