@@ -96,8 +96,8 @@ def referred_student(sandbox: Any) -> str | None:
 
 def seed_summary(side: SchoolSide) -> str:
     sent = ", ".join(f"{len(uids)} for {pid}" for pid, uids in side.sent.items())
-    return (f"referrals {sent}; {len(HELD_CASES)} that consent rules must hold; "
-            f"{len(side.school_based)} school-based; {side.visits} visits; consents for each")
+    return (f"referrals {sent}, each with its consent; {len(HELD_CASES)} more that the consent rules "
+            f"hold back (one per case); {len(side.school_based)} school-based; {side.visits} visits")
 
 
 def write_rehearsal_config(config: SSPConfig, base_url: str, folder: Path) -> Rehearsal:
