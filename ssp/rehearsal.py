@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ssp.config import DATA_CATEGORIES, SSPConfig, is_loopback_url
-from ssp.demo_scenario import HELD_CASES, REASONS, SERVICES, PURPOSES, ROLES, SchoolSide, SeedCodes
+from ssp.demo_scenario import HELD_CASES, PURPOSES, REASONS, ROLES, SERVICES, SchoolSide, SeedCodes
 from ssp.errors import ConfigError
 from ssp.tomlfile import read_toml
 
