@@ -9,12 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import queue
 import re
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -69,6 +73,34 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SSP_")}
         return subprocess.run(["bash", "-euo", "pipefail", "-c", script], input=stdin, text=True,
                               capture_output=True, env=env, timeout=300)
+
+
+    def service_starts_and_stops(self, unit: dict[str, str]) -> bool:
+        """Start ExecStart with EnvironmentFile as systemd would, wait for its first log line,
+        check it is still running a moment later, stop it with KillSignal (SIGTERM)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSP_")}
+        script = self.local(f"set -a; . {unit['EnvironmentFile']}; exec {unit['ExecStart']}")
+        proc = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, cwd=self.path(unit["WorkingDirectory"]))
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+        try:
+            try:
+                lines.get(timeout=60)  # started (or failed) far enough to log
+            except queue.Empty:
+                pass
+            time.sleep(1.0)
+            if proc.poll() is not None:
+                logged = "".join(lines.get() for _ in range(lines.qsize()))
+                raise AssertionError(f"the daemon exited {proc.returncode}: {logged}")
+            proc.send_signal(signal.SIGTERM)
+            return proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stderr.close()  # type: ignore[union-attr]
 
 
 def _mode(path: Path) -> int:
@@ -144,6 +176,9 @@ def test_walkthrough_from_bare_server_to_first_run_against_the_sandbox(tmp_path:
         first = server.shell(f"set -a; . {unit['EnvironmentFile']}; exec {run}")
         assert first.returncode == 0, first.stdout + first.stderr
         assert json.loads(first.stdout)["status"] == "ok"
+
+        # `systemctl enable --now`: the unit's own ExecStart stays up until SIGTERM, then exits 0.
+        assert server.service_starts_and_stops(unit), "the unit's daemon did not stay up"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
