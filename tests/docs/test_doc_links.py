@@ -1,4 +1,4 @@
-"""README.md and docs/*.md stand on their own: they cite no file a district does not have (the
+"""README.md, docs/*.md and every other Markdown file of the repository stand on their own: they cite no file a district does not have (the
 project's internal contract notes) and every relative link, anchors included, resolves."""
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = sorted(
+    p for p in ROOT.rglob("*.md")
+    if not any(part.startswith(".") or part.endswith(".egg-info") for part in p.relative_to(ROOT).parts)
+)
 OUTSIDE = re.compile(
     r"shared/|\bSPEC\.md|\bSPEC (?:section|§)?\s*\d|TARGETS\.md|ARCHITECTURE\.md|\breference/"
 )
@@ -29,14 +32,14 @@ def _anchors(path: Path) -> set[str]:
     return {_slug(m) for m in re.findall(r"^#{1,6}\s+(.*)$", text, re.M)}
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_docs_cite_no_file_outside_the_repository(doc: Path) -> None:
     hits = [f"{doc.name}:{n}: {line.strip()}" for n, line in enumerate(doc.read_text("utf-8").splitlines(), 1)
             if OUTSIDE.search(line)]
     assert not hits, "\n".join(hits)
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves(doc: Path) -> None:
     text = FENCE.sub("", doc.read_text(encoding="utf-8"))
     broken = []
@@ -59,7 +62,7 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
         "6-rehearse-against-the-sandbox-optional-recommended-before-go-live")
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_wheel_a_guide_installs_is_built_earlier_in_it(doc: Path) -> None:
     """A district following the guide must never reach `pip install ...whl` without a step that
     made the wheel (the Windows guide once installed one no step built)."""
