@@ -40,6 +40,8 @@ class SeedCodes:
     purposes: tuple[str, ...] = PURPOSES
     services: tuple[str, ...] = SERVICES
     roles: tuple[str, ...] = ROLES
+    urgencies: tuple[str, ...] = ("routine", "routine", "urgent")  # repeats weight the choice
+    tiers: tuple[str, ...] = ("1", "1", "2", "2", "3")
 
 
 def _some(rng: random.Random, codes: tuple[str, ...], low: int, high: int) -> str:
@@ -84,7 +86,7 @@ def _referral(sb: Any, dcid: int, uid: str, partner: str, today: dt.date, rng: r
         "REFERRED_BY": rng.choice(("J. Rivera, counselor", "M. Chen, social worker", "A. Okafor, psychologist")),
         "REFERRAL_TYPE": "community" if partner else "school_based", "PARTNER_ID": partner,
         "REASON": _some(rng, codes.reasons, 1, 2),
-        "URGENCY": rng.choice(("routine", "routine", "urgent")), "STATUS": "new",
+        "URGENCY": rng.choice(codes.urgencies), "STATUS": "new",
         "NOTES": "Private note: never leaves the district.",
     }, student_dcid=dcid)
 
@@ -98,7 +100,7 @@ def _visits(sb: Any, dcid: int, today: dt.date, rng: random.Random, uid_prefix: 
             "TIME_IN": f"{start:02d}:{rng.choice(('00', '15', '30'))}", "TIME_OUT": f"{start:02d}:50",
             "STAFF_NAME": "Support staff", "STAFF_ROLE": rng.choice(codes.roles),
             "PURPOSE": rng.choice(codes.purposes), "SERVICES": _some(rng, codes.services, 1, 3),
-            "TIER": rng.choice(("1", "1", "2", "2", "3")), "REFERRAL_MADE": "1" if n == 0 else "0",
+            "TIER": rng.choice(codes.tiers), "REFERRAL_MADE": "1" if n == 0 else "0",
             "SOURCE": "school", "NOTES": "Private note: never leaves the district.",
         }, student_dcid=dcid)
     return count

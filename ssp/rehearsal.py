@@ -55,11 +55,14 @@ def seed_codes(config: SSPConfig) -> SeedCodes:
         offered = catalogue.choice(choice).codes
         return tuple(c for c in demo if c in offered) or offered
 
+    demo = SeedCodes()
     return SeedCodes(
         reasons=keep(REASONS, "referral_reason"),
         purposes=keep(PURPOSES, "purpose"),
         services=keep(SERVICES, "service"),
         roles=keep(ROLES, "staff_role"),
+        urgencies=keep(demo.urgencies, "urgency"),
+        tiers=keep(demo.tiers, "tier"),
     )
 
 

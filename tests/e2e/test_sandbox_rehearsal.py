@@ -141,13 +141,15 @@ def test_seed_demo_uses_only_codes_the_district_still_offers(tmp_path: Path) -> 
     config_path = _district_config(tmp_path)
     text = config_path.read_text(encoding="utf-8").replace(
         "[choices.purpose]",
-        '[choices.referral_reason]\nremove = ["anxiety", "depression"]\n\n[choices.purpose]')
+        '[choices.referral_reason]\nremove = ["anxiety", "depression"]\n\n'
+        '[choices.urgency]\nremove = ["urgent"]\n\n[choices.purpose]')
     config_path.write_text(text, encoding="utf-8")
     config = load_config(config_path)
     with Sandbox(plugins=list(build_plugins(config, tmp_path / "dist")), students=150) as sb:
         side = seed_demo(sb, config, dt.date.today())
         reasons = {r for row in sb.rows("U_SSP_REFERRALS") for r in str(row["REASON"]).split(",")}
         assert side is not None and reasons and not reasons & {"anxiety", "depression"}
+        assert {row["URGENCY"] for row in sb.rows("U_SSP_REFERRALS")} == {"routine"}
         assert seed_demo(sb, config, dt.date.today()) is None  # never twice
 
 
