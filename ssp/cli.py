@@ -30,7 +30,7 @@ COMMANDS: dict[str, str] = {
     "disclosures": "connector.cli:disclosures",
     "report": "documents.report:command",
     "documents": "documents.forms:command",
-    "sandbox": "sandbox.cli:command",
+    "sandbox": "ssp.sandbox_command:command",
 }
 
 
@@ -111,15 +111,33 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--student", metavar="N", help="pre-fill for one student (consent only)")
     docs.add_argument("--language", choices=("en", "es"), default="en")
 
-    sandbox = sub.add_parser("sandbox", help="run the local PowerSchool emulator")
+    sandbox = sub.add_parser(
+        "sandbox", help="run the local PowerSchool emulator (rehearse a setup before go-live)",
+        description="A local PowerSchool emulator on 127.0.0.1 with fictional students. With "
+        "--config it installs the plugins built from that ssp.toml and uses its time zone; "
+        "--seed-demo adds consents, referrals and visits; --rehearsal-dir writes a copy of the "
+        "configuration pointed at the sandbox. Prints throw-away credentials; Ctrl-C stops it.")
+    sandbox.add_argument("--config", type=Path, default=None, metavar="F",
+                         help="build and install the plugins from this ssp.toml and use its time "
+                         "zone (default: the packaged demo configuration)")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sandbox.add_argument("--plugin", type=Path, action="append", default=[], metavar="ZIP",
-                         help="install a plugin zip (repeat for DATA and UI)")
-    sandbox.add_argument("--latency-ms", type=int, default=0, metavar="N")
+                         help="install this plugin zip instead of building them (repeat for DATA and UI)")
+    sandbox.add_argument("--timezone", default=None, metavar="TZ",
+                         help="district time zone, e.g. America/New_York (default: [schedule] "
+                         "timezone of the configuration)")
+    sandbox.add_argument("--seed-demo", action="store_true",
+                         help="enter consents, referrals and visits for the configuration's "
+                         "partners, as staff would on the page")
+    sandbox.add_argument("--rehearsal-dir", type=Path, default=None, metavar="DIR",
+                         help="write DIR/ssp.toml (the --config file pointed at the sandbox, state "
+                         "and feed folders in DIR) and keep the sandbox's data in DIR")
+    sandbox.add_argument("--latency-ms", type=int, default=0, metavar="N",
+                         help="delay every response by N milliseconds")
     sandbox.add_argument("--faults", default="", metavar="SPEC",
                          help="inject faults, e.g. '429:0.1,503:0.05,reset:0.02'")
     sandbox.add_argument("--students", type=int, default=None, metavar="N",
-                         help="number of demo students to seed")
+                         help="number of demo students to seed (default 200)")
     return parser
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SchoolSide", "seed_school_side", "write_partner_replies", "revoke_one_consent", "HELD_CASES"]
+__all__ = ["SchoolSide", "SeedCodes", "seed_school_side", "write_partner_replies", "revoke_one_consent",
+           "HELD_CASES", "DEMO_PARTNERS"]
 
 ALL_CATEGORIES = "identity,enrollment,guardian_contact,referral,referral_status,visit_summary"
 HELD_CASES = ("consent_expired", "consent_revoked", "consent_wrong_direction", "consent_categories",
@@ -27,6 +28,26 @@ PURPOSES = ("self_referral", "staff_referral", "parent_request", "crisis", "chec
 SERVICES = ("individual_counseling", "group_counseling", "crisis_intervention", "family_contact",
             "staff_consultation", "safety_planning", "skill_building", "case_management")
 ROLES = ("counselor", "social_worker", "psychologist", "nurse")
+DEMO_PARTNERS = {"cgc": ALL_CATEGORIES, "bhcare": "identity,referral,referral_status"}
+"""The demo's partners and the data categories their consents cover."""
+
+
+@dataclass(frozen=True)
+class SeedCodes:
+    """The dropdown codes the seeded rows use (a district's edited lists for a rehearsal)."""
+
+    reasons: tuple[str, ...] = REASONS
+    purposes: tuple[str, ...] = PURPOSES
+    services: tuple[str, ...] = SERVICES
+    roles: tuple[str, ...] = ROLES
+    urgencies: tuple[str, ...] = ("routine", "routine", "urgent")  # repeats weight the choice
+    tiers: tuple[str, ...] = ("1", "1", "2", "2", "3")
+
+
+def _some(rng: random.Random, codes: tuple[str, ...], low: int, high: int) -> str:
+    """A sorted comma list of low..high distinct codes (fewer when the list is shorter)."""
+    picked = rng.sample(codes, min(len(codes), rng.randint(low, high)))
+    return ",".join(sorted(picked))
 
 
 @dataclass
@@ -58,27 +79,28 @@ def _consent(sb: Any, dcid: int, uid: str, partner: str, today: dt.date, **overr
     sb.insert_row("U_SSP_CONSENTS", values, student_dcid=dcid)
 
 
-def _referral(sb: Any, dcid: int, uid: str, partner: str, today: dt.date, rng: random.Random) -> None:
+def _referral(sb: Any, dcid: int, uid: str, partner: str, today: dt.date, rng: random.Random,
+              codes: SeedCodes) -> None:
     sb.insert_row("U_SSP_REFERRALS", {
         "SSP_UID": uid, "REFERRAL_DATE": _day(today, -rng.randint(5, 40)),
         "REFERRED_BY": rng.choice(("J. Rivera, counselor", "M. Chen, social worker", "A. Okafor, psychologist")),
         "REFERRAL_TYPE": "community" if partner else "school_based", "PARTNER_ID": partner,
-        "REASON": ",".join(sorted(rng.sample(REASONS, rng.randint(1, 2)))),
-        "URGENCY": rng.choice(("routine", "routine", "urgent")), "STATUS": "new",
+        "REASON": _some(rng, codes.reasons, 1, 2),
+        "URGENCY": rng.choice(codes.urgencies), "STATUS": "new",
         "NOTES": "Private note: never leaves the district.",
     }, student_dcid=dcid)
 
 
-def _visits(sb: Any, dcid: int, today: dt.date, rng: random.Random, uid_prefix: str) -> int:
+def _visits(sb: Any, dcid: int, today: dt.date, rng: random.Random, uid_prefix: str, codes: SeedCodes) -> int:
     count = rng.randint(1, 3)
     for n in range(count):
         start = rng.randint(8, 14)
         sb.insert_row("U_SSP_VISITS", {
             "SSP_UID": f"{uid_prefix}-v{n}", "VISIT_DATE": _day(today, -rng.randint(1, 60)),
             "TIME_IN": f"{start:02d}:{rng.choice(('00', '15', '30'))}", "TIME_OUT": f"{start:02d}:50",
-            "STAFF_NAME": "Support staff", "STAFF_ROLE": rng.choice(ROLES), "PURPOSE": rng.choice(PURPOSES),
-            "SERVICES": ",".join(sorted(rng.sample(SERVICES, rng.randint(1, 3)))),
-            "TIER": rng.choice(("1", "1", "2", "2", "3")), "REFERRAL_MADE": "1" if n == 0 else "0",
+            "STAFF_NAME": "Support staff", "STAFF_ROLE": rng.choice(codes.roles),
+            "PURPOSE": rng.choice(codes.purposes), "SERVICES": _some(rng, codes.services, 1, 3),
+            "TIER": rng.choice(codes.tiers), "REFERRAL_MADE": "1" if n == 0 else "0",
             "SOURCE": "school", "NOTES": "Private note: never leaves the district.",
         }, student_dcid=dcid)
     return count
@@ -93,23 +115,39 @@ def _eighteen_today_or_before(student: dict[str, Any], today: dt.date) -> bool:
     return birthday <= today
 
 
-def seed_school_side(sb: Any, today: dt.date, *, referrals: int = 40, seed: int = 11) -> SchoolSide:
-    """Consents, referrals and visits as staff would enter them on the page."""
+def _plan(partners: list[str], referrals: int) -> list[str]:
+    """Two thirds of the referrals to the first partner, the rest shared by the others in turn."""
+    if len(partners) == 1:
+        return partners * (referrals * 2 // 3 + referrals // 3)
+    rest = [partners[1 + n % (len(partners) - 1)] for n in range(referrals // 3)]
+    return [partners[0]] * (referrals * 2 // 3) + sorted(rest, key=partners.index)
+
+
+def seed_school_side(sb: Any, today: dt.date, *, referrals: int = 40, seed: int = 11,
+                     partners: dict[str, str] | None = None, codes: SeedCodes = SeedCodes()) -> SchoolSide:
+    """Consents, referrals and visits as staff would enter them on the page.
+
+    `partners` maps each partner id to the data categories its consents cover (default: the demo's
+    two partners); the first partner also gets one referral held for each consent case.
+    """
+    partners = dict(partners or DEMO_PARTNERS)
+    if not partners:
+        raise ValueError("no partners to refer students to")
+    first = next(iter(partners))
     rng = random.Random(seed)
-    side = SchoolSide(sent={"cgc": [], "bhcare": []})
+    side = SchoolSide(sent={p: [] for p in partners})
     students = sorted((s for s in sb.students() if 3 <= int(s["GRADE_LEVEL"]) <= 11), key=lambda s: s["DCID"])
     adults = [s for s in sb.students() if int(s["GRADE_LEVEL"]) == 12 and _eighteen_today_or_before(s, today)]
-    plan = ["cgc"] * (referrals * 2 // 3) + ["bhcare"] * (referrals // 3)
+    plan = _plan(list(partners), referrals)
     for i, partner in enumerate(plan):
         student = students[i % len(students)]
         uid, cuid = f"demo-ref-{i:03d}", f"demo-con-{i:03d}"
-        categories = ALL_CATEGORIES if partner == "cgc" else "identity,referral,referral_status"
-        _consent(sb, student["DCID"], cuid, partner, today, DATA_CATEGORIES=categories)
-        _referral(sb, student["DCID"], uid, partner, today, rng)
+        _consent(sb, student["DCID"], cuid, partner, today, DATA_CATEGORIES=partners[partner])
+        _referral(sb, student["DCID"], uid, partner, today, rng, codes)
         side.sent[partner].append(uid)
         side.consents[uid] = cuid
         side.student_of[uid] = student["DCID"]
-        side.visits += _visits(sb, student["DCID"], today, rng, uid)
+        side.visits += _visits(sb, student["DCID"], today, rng, uid, codes)
     held_students = students[len(plan):len(plan) + len(HELD_CASES)]
     overrides = {
         "consent_expired": {"SIGNED_DATE": _day(today, -400), "EFFECTIVE_DATE": _day(today, -400),
@@ -122,16 +160,17 @@ def seed_school_side(sb: Any, today: dt.date, *, referrals: int = 40, seed: int 
         student = adults[0] if case == "student_is_18" and adults else held_students[n]
         uid = f"demo-held-{case}"
         if case != "awaiting_consent":
-            _consent(sb, student["DCID"], f"demo-con-{case}", "cgc", today, **overrides.get(case, {}))
-        _referral(sb, student["DCID"], uid, "cgc", today, rng)
+            _consent(sb, student["DCID"], f"demo-con-{case}", first, today,
+                     **{"DATA_CATEGORIES": partners[first], **overrides.get(case, {})})
+        _referral(sb, student["DCID"], uid, first, today, rng, codes)
         side.held[uid] = case
         side.student_of[uid] = student["DCID"]
     for n in range(4):
         student = students[-(n + 1)]
         uid = f"demo-school-{n}"
-        _referral(sb, student["DCID"], uid, "", today, rng)
+        _referral(sb, student["DCID"], uid, "", today, rng, codes)
         side.school_based.append(uid)
-        side.visits += _visits(sb, student["DCID"], today, rng, uid)
+        side.visits += _visits(sb, student["DCID"], today, rng, uid, codes)
     return side
 
 
