@@ -38,6 +38,16 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="configuration file (default: ./ssp.toml)")
 
 
+_VERBOSE_HELP = "debug logging on stderr"
+
+
+def _verbose_arg(p: argparse.ArgumentParser) -> None:
+    """`-v` is accepted after the command words too (`ssp sync run -v`); SUPPRESS keeps a `-v`
+    given before them (`ssp -v sync run`) from being reset by the subcommand's default."""
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help=_VERBOSE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssp",
@@ -45,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "consent-gated sync with community mental-health partners.",
     )
     parser.add_argument("--version", action="version", version=f"ssp {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="build, start the sandbox, sync a demo partner, write the report")
@@ -56,13 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     psub = plugin.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
     build = psub.add_parser("build", help="write the DATA and UI plugin zips")
     _config_arg(build)
-    build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR")
+    build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
+                       help="where the two zips are written (default: ./dist)")
     preview = psub.add_parser("preview", help="static HTML preview of the Student Support Page")
     _config_arg(preview)
-    preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR")
+    preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR",
+                         help="where the HTML preview is written (default: ./preview)")
     diff = psub.add_parser("diff", help="refuse a schema change PowerSchool cannot apply or that loses data")
-    diff.add_argument("old", type=Path, metavar="OLD.zip")
-    diff.add_argument("new", type=Path, metavar="NEW.zip")
+    diff.add_argument("old", type=Path, metavar="OLD.zip", help="the DATA plugin zip installed now")
+    diff.add_argument("new", type=Path, metavar="NEW.zip", help="the DATA plugin zip to install")
 
     check = sub.add_parser("check", help="after install: credentials, tables, queries, granted access")
     _config_arg(check)
@@ -82,33 +94,51 @@ def build_parser() -> argparse.ArgumentParser:
     disc = sub.add_parser("disclosures", help="a student's record of disclosures (FERPA 99.32)")
     disc.add_argument("--student", required=True, metavar="N", help="student number")
     _config_arg(disc)
-    disc.add_argument("--format", choices=("json", "csv"), default="json")
+    disc.add_argument("--format", choices=("json", "csv"), default="json",
+                      help="output format on stdout (default: json)")
 
     report = sub.add_parser("report", help="referral-to-access report")
     _config_arg(report)
-    report.add_argument("--out", type=Path, required=True, metavar="FILE.html")
-    report.add_argument("--format", choices=("html", "csv"), default="html")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE.html",
+                        help="the file to write")
+    report.add_argument("--format", choices=("html", "csv"), default="html",
+                        help="an HTML report or the CSV of its figures (default: html)")
     report.add_argument("--from", dest="period_from", metavar="YYYY-MM-DD", help="period start")
     report.add_argument("--to", dest="period_to", metavar="YYYY-MM-DD", help="period end")
 
     docs = sub.add_parser("documents", help="the MOU or the consent form, filled from the configuration")
-    docs.add_argument("kind", choices=("mou", "consent"))
-    docs.add_argument("--partner", required=True, metavar="ID")
+    docs.add_argument("kind", choices=("mou", "consent"), help="which document")
+    docs.add_argument("--partner", required=True, metavar="ID", help="the partner id from ssp.toml")
     _config_arg(docs)
-    docs.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    docs.add_argument("--out", type=Path, required=True, metavar="FILE.html",
+                      help="the HTML file to write")
     docs.add_argument("--student", metavar="N", help="pre-fill for one student (consent only)")
-    docs.add_argument("--language", choices=("en", "es"), default="en")
+    docs.add_argument("--language", choices=("en", "es"), default="en",
+                      help="language of the document (default: en)")
 
     sandbox = sub.add_parser("sandbox", help="run the local PowerSchool emulator")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sandbox.add_argument("--plugin", type=Path, action="append", default=[], metavar="ZIP",
                          help="install a plugin zip (repeat for DATA and UI)")
-    sandbox.add_argument("--latency-ms", type=int, default=0, metavar="N")
+    sandbox.add_argument("--latency-ms", type=int, default=0, metavar="N",
+                         help="delay every response by N milliseconds (default 0)")
     sandbox.add_argument("--faults", default="", metavar="SPEC",
                          help="inject faults, e.g. '429:0.1,503:0.05,reset:0.02'")
     sandbox.add_argument("--students", type=int, default=None, metavar="N",
                          help="number of demo students to seed")
+    _add_verbose_everywhere(parser)
     return parser
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Every command that runs something also takes `-v` after its own words."""
+    children = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not children:
+        _verbose_arg(parser)
+        return
+    for action in children:
+        for child in dict.fromkeys(action.choices.values()):
+            _add_verbose_everywhere(child)
 
 
 def _command_key(args: argparse.Namespace) -> str:

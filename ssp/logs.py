@@ -73,3 +73,6 @@ def setup_logging(*, verbose: bool = False, stream: Any = None) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("urllib3", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # APScheduler's own chatter ("Adding job tentatively", "Added job ...") is for -v only: the
+    # scheduler says itself, in words, when it started and when the next run is.
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET if verbose else logging.WARNING)
