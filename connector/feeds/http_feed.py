@@ -34,7 +34,14 @@ from connector.feeds.files import PartnerFiles, QuarantineBook
 from connector.feeds.safety import require_run_id
 from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
-from connector.retry import RetryPolicy, endpoint_name, json_body, send
+from connector.retry import (
+    RetriesExhaustedError,
+    RetryPolicy,
+    UnreachableError,
+    endpoint_name,
+    json_body,
+    send,
+)
 from ssp.config import is_loopback_url
 from ssp.errors import ConfigError, RunError
 from ssp.logs import register_secret
@@ -183,11 +190,9 @@ class HttpFeed:
     def _get(self, path: str, cursor: str | None) -> tuple[bytes, Any]:
         url = self.base_url + path
         params = {"since": cursor} if cursor else {}
-        response = send(
-            self.session,
+        response = self._send(
             "GET",
             url,
-            self.policy,
             params=params,
             headers=self._headers,
             timeout=self.timeout,
@@ -196,6 +201,15 @@ class HttpFeed:
         if len(response.content) > MAX_PAGE_BYTES:
             raise RunError(f"{endpoint_name('GET', url)}: page larger than {MAX_PAGE_BYTES} bytes")
         return response.content, json_body(response)
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """`retry.send`, with a failure that names this partner (the host and cause come from it)."""
+        try:
+            return send(self.session, method, url, self.policy, **kwargs)
+        except (UnreachableError, RetriesExhaustedError) as exc:
+            raise RunError(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)}: {exc.detail}"
+            ) from None
 
     def _check(self, response: requests.Response, url: str, method: str) -> None:
         if not 200 <= response.status_code < 300:
@@ -234,11 +248,9 @@ class HttpFeed:
         ).encode("utf-8")
         url = self.base_url + OUTBOUND_PATHS[kind]
         headers = {**self._headers, "Content-Type": "application/json", "Idempotency-Key": key}
-        response = send(
-            self.session,
+        response = self._send(
             "POST",
             url,
-            self.policy,
             idempotent=True,
             data=body,
             headers=headers,
