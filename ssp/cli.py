@@ -76,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", type=Path, metavar="OLD.zip", help="the DATA plugin zip installed now")
     diff.add_argument("new", type=Path, metavar="NEW.zip", help="the DATA plugin zip to install")
 
-    check = sub.add_parser("check", help="after install: credentials, tables, queries, granted access")
+    check = sub.add_parser("check", help="everything a sync run needs: folders, mappings, secrets, "
+                           "partner APIs, PowerSchool credentials, tables, queries and access")
     _config_arg(check)
+    check.add_argument("--format", choices=("auto", "text", "json"), default="auto",
+                       help="text for people or the JSON report (default: text on a terminal, "
+                       "JSON otherwise)")
 
     sync = sub.add_parser("sync", help="run, schedule or inspect the partner sync")
     ssub = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import requests
 
@@ -15,7 +14,7 @@ from connector.mapping import PartnerMapping, load_mapping
 from connector.retry import RetryPolicy
 from plugin.catalogue import Catalogue
 from ssp.config import CsvFeed as CsvFeedSettings
-from ssp.config import Partner, SSPConfig, is_loopback_url
+from ssp.config import Partner, SSPConfig, is_loopback_url, read_secret
 from ssp.errors import ConfigError
 
 __all__ = ["open_feed", "partner_token"]
@@ -75,16 +74,10 @@ def partner_token(
             file=source,
             key=key,
         )
-    value = env.get(name, "").strip()
-    if not value and env.get(f"{name}_FILE"):
-        try:
-            value = Path(env[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the file named by {name}_FILE ({exc.__class__.__name__})",
-                file=source,
-                key=key,
-            ) from None
+    try:
+        value = read_secret(name, env)  # the variable or <var>_FILE, never both; file modes checked
+    except ConfigError as exc:
+        raise ConfigError(str(exc), file=source, key=key) from None
     if not value:
         raise ConfigError(
             f"environment variable {name} (the partner API token) is not set", file=source, key=key
