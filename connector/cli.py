@@ -95,10 +95,11 @@ def sync_schedule(args: argparse.Namespace) -> int:
     shows the unit failed now, not at the first night), then run on the cron schedule."""
     import logging
 
-    from connector.schedule import run_scheduler
+    from connector.schedule import cron_trigger, run_scheduler
 
     log = logging.getLogger("ssp.schedule")
     config = load_config(args.config)
+    cron_trigger(config)  # a cron expression the scheduler cannot use: exit 2 before anything
     report, stopped = preflight(config)
     for warning in report["warnings"]:
         log.warning(warning)

@@ -166,13 +166,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(verbose=args.verbose)
     try:
-        return _resolve(COMMANDS[_command_key(args)])(args)
+        code = _resolve(COMMANDS[_command_key(args)])(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
     except SSPError as exc:
         print(f"ssp: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("ssp: interrupted", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as exc:  # a folder the service may not write, a full disk: say which, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ssp: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+INTERRUPTED = ("ssp: interrupted. Nothing is lost: every record is either fully done or not done "
+               "at all, and running the same command again is safe (a sync resumes where this "
+               "one stopped).")
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`ssp sync status | head`): stop quietly, as cat or grep do.
+    stdout is pointed at /dev/null so the interpreter's final flush raises nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a reader that left early
 
 
 if __name__ == "__main__":  # pragma: no cover
