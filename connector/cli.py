@@ -71,6 +71,27 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`) ends `ssp sync run` as Ctrl-C does: the run is
+    recorded `interrupted` and every open transaction rolls back, instead of the process
+    vanishing with the run shown `running`."""
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def sync_run(args: argparse.Namespace) -> int:
     from connector.retry import RetriesExhaustedError
     from ssp.errors import PowerSchoolError
@@ -78,7 +99,9 @@ def sync_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     credentials = read_credentials()
     try:
-        summary = run_sync(config, partner=args.partner, dry_run=args.dry_run, credentials=credentials)
+        with _sigterm_interrupts():
+            summary = run_sync(config, partner=args.partner, dry_run=args.dry_run,
+                               credentials=credentials)
     except (RetriesExhaustedError, PowerSchoolError) as exc:  # e.g. unreachable: say which one
         error = RunError(f"PowerSchool at {config.powerschool.base_url}: {exc}")
         _print_json({"status": "failed", "error": str(error)})
@@ -130,12 +153,28 @@ def sync_status(args: argparse.Namespace) -> int:
         runs = store.recent_runs(args.limit)
         watermarks = {s: store.get_watermark(s) for s in ("consents", "referrals", "visits")}
     _print_json({
-        "runs": [{"run_id": r.run_id, "started_at": r.started_at, "finished_at": r.finished_at,
-                  "status": r.status, "dry_run": r.dry_run, "partner": r.partner_filter,
-                  "partners": (r.summary or {}).get("partners", {})} for r in runs],
+        "runs": [_run_entry(r) for r in runs],
         "watermarks": watermarks,
     })
     return 0
+
+
+RUN_NOTES = {
+    "interrupted": "interrupted (Ctrl-C, SIGTERM, or the process was killed): nothing is lost; "
+                   "the next run settles what this one left and goes on",
+    "stopped": "stopped between records on request: the next run goes on from there",
+}
+
+
+def _run_entry(run: Any) -> dict[str, Any]:  # run: connector.state.RunRecord
+    entry = {"run_id": run.run_id, "started_at": run.started_at, "finished_at": run.finished_at,
+             "status": run.status, "dry_run": run.dry_run, "partner": run.partner_filter,
+             "partners": (run.summary or {}).get("partners", {})}
+    if run.status in RUN_NOTES:
+        entry["note"] = RUN_NOTES[run.status]
+    if run.status == "running" and run.pid is not None:
+        entry["process"] = {"host": run.host, "pid": run.pid}
+    return entry
 
 
 def disclosures(args: argparse.Namespace) -> int:

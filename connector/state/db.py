@@ -61,6 +61,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 2: what each planned record discloses, so a crash-reconciled file still gets its 99.32 entry
         "ALTER TABLE outbound ADD COLUMN detail_json TEXT NOT NULL DEFAULT ''",
     ),
+    (  # 3: which process runs a run (a run whose process is gone is interrupted, not running);
+        # the unexpected inbox files already reported, so each is reported once
+        "ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN process_started TEXT NOT NULL DEFAULT ''",
+        """CREATE TABLE inbox_notices (partner_id TEXT NOT NULL, file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL, noticed_at TEXT NOT NULL, run_id TEXT NOT NULL,
+            PRIMARY KEY (partner_id, file_name, sha256))""",
+    ),
 )
 """Forward migrations: entry N-1 takes the schema from version N-1 to N. Only ever append."""
 
