@@ -167,6 +167,29 @@ class CsvFeed:
                 found.append((entry.stat(follow_symlinks=False).st_mtime_ns, name))
         return [self.inbox / name for _, name in sorted(found)]
 
+    def unexpected_files(self) -> list[tuple[str, str]]:
+        """(name, sha256) of inbox entries no pattern of the mapping matches, e.g. a
+        `random_notes.txt` or a file named to the wrong pattern: never read, so worth a word.
+        Partial uploads and hidden files are not counted; a folder or link is named with its
+        kind in place of a hash."""
+        patterns = [p.lower() for kind in ("status_update", "visit")
+                    for p in self.mapping.inbound_patterns(kind)]  # type: ignore[arg-type]
+        found: list[tuple[str, str]] = []
+        for entry in self._scan_inbox():
+            name = entry.name
+            if is_partial_upload(name) or any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns):
+                continue
+            if entry.is_symlink():
+                found.append((name, "symlink"))
+            elif entry.is_dir(follow_symlinks=False):
+                found.append((name, "folder"))
+            else:
+                try:
+                    found.append((name, file_sha256(Path(entry.path))))
+                except OSError:
+                    continue  # gone since listed
+        return sorted(found)
+
     def _scan_inbox(self) -> list[os.DirEntry[str]]:
         try:
             with os.scandir(self.inbox) as entries:

@@ -234,6 +234,10 @@ class HttpFeed:
     ) -> None:
         self._quarantine.write(batch, row_number, raw_row, reason, extra)
 
+    def quarantine_path(self, batch: HttpBatch) -> Path | None:
+        """Where the page's refused items went (None if none was refused)."""
+        return self._quarantine.path(batch)
+
     # ------------------------------------------------------------------ outbound
     def outbound_name(self, kind: OutboundKind, run_id: str) -> str:
         """The Idempotency-Key of the run's POST: also the name of its local receipt."""
