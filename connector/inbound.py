@@ -30,6 +30,7 @@ from connector.status import ReferralState, apply_update
 from connector.summary import reason_kind
 from ssp.config import Partner
 from ssp.errors import NotFoundError, PowerSchoolError, RecordError, WriteRejectedError
+from ssp.logs import SHOWN_BY_PROGRESS
 
 __all__ = ["apply_inbound", "CHUNK_ROWS"]
 
@@ -115,7 +116,8 @@ def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBa
         feed.archive(batch)
     ctx.progress.done(partner.id, batch.kind, f"{batch.source}: {applied} applied, {quarantined} quarantined")
     log.info("inbound file processed", extra={"partner": partner.id, "file": batch.source,
-                                              "applied": applied, "quarantined": quarantined})
+                                              "applied": applied, "quarantined": quarantined,
+                                              SHOWN_BY_PROGRESS: True})
 
 
 class _BatchSession:

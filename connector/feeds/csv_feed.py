@@ -45,6 +45,7 @@ from connector.feeds.safety import (
 from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
 from ssp.errors import ConfigError
+from ssp.logs import SHOWN_BY_PROGRESS
 
 __all__ = ["CsvFeed", "CsvBatch", "notice_text", "OUTBOX_FILE_MODE"]
 
@@ -248,7 +249,8 @@ class CsvFeed:
         self.files.write_receipt(name, sha256, len(rows))
         log.info(
             "outbound file written",
-            extra={"partner": self.partner_id, "file": name, "rows": len(rows)},
+            extra={"partner": self.partner_id, "file": name, "rows": len(rows),
+                   SHOWN_BY_PROGRESS: True},
         )
         return name
 

@@ -44,7 +44,7 @@ from connector.retry import (
 )
 from ssp.config import is_loopback_url
 from ssp.errors import ConfigError, RunError
-from ssp.logs import register_secret
+from ssp.logs import SHOWN_BY_PROGRESS, register_secret
 
 __all__ = ["HttpFeed", "HttpBatch", "INBOUND_PATHS", "OUTBOUND_PATHS", "RAW_ITEM"]
 
@@ -264,7 +264,8 @@ class HttpFeed:
         self.files.write_receipt(key, hashlib.sha256(body).hexdigest(), len(rows))
         log.info(
             "outbound posted",
-            extra={"partner": self.partner_id, "endpoint": OUTBOUND_PATHS[kind], "rows": len(rows)},
+            extra={"partner": self.partner_id, "endpoint": OUTBOUND_PATHS[kind], "rows": len(rows),
+                   SHOWN_BY_PROGRESS: True},
         )
         return key
 

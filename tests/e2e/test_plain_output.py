@@ -91,3 +91,52 @@ def test_help_goes_to_a_closed_pipe_quietly(words: list[str]) -> None:
     done = subprocess.run(["bash", "-c", f"{sys.executable} -m ssp {' '.join(words)} | head -n 1"],
                           capture_output=True, text=True, timeout=60)
     assert "Traceback" not in done.stderr
+
+
+def _on_a_terminal(ws: Workspace, *words: str) -> tuple[int, list[str]]:
+    """`ssp <words>` in a fresh process whose stderr is a pseudo-terminal, as a person sees it:
+    the lines left on screen once each carriage return has redrawn its line."""
+    import pty
+    import re
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "SSP_CLIENT_ID": ws.sandbox.client_id,
+           "SSP_CLIENT_SECRET": ws.sandbox.client_secret}
+    proc = subprocess.Popen([sys.executable, "-m", "ssp", *words, "--config", str(ws.path)],
+                            stdout=subprocess.DEVNULL, stderr=follower, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    code = proc.wait(timeout=120)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\x1b[2K", "")
+    shown = [re.split(r"\r(?!\n)", line.rstrip("\r"))[-1] for line in text.split("\n")]
+    return code, [line for line in shown if line.strip() or line == ""][:-1]
+
+
+def test_a_run_on_a_terminal_shows_each_step_once_with_progress_while_sending(
+    ws: Workspace,
+) -> None:
+    ws.seed(referrals=9)
+    code, lines = _on_a_terminal(ws, "sync", "run")
+    assert code == 0, lines
+    assert "" not in lines  # no empty line
+    assert len(lines) == len(set(lines))  # nothing said twice
+    for repeat in ("stream read", "inbound file processed", "outbound file written"):
+        assert not any(repeat in line for line in lines), repeat  # the progress line says it
+    assert any(line.startswith("powerschool: referrals ") and line.endswith(" new or changed")
+               for line in lines)
+    assert any(line.startswith("cgc: referrals ") and " sent in referrals_" in line
+               for line in lines)
+    assert any(line.startswith("cgc: referrals ") and line.endswith(" marked sent in PowerSchool")
+               for line in lines)
+    assert any(line.startswith("powerschool: disclosures ") for line in lines)
+    started = next(line for line in lines if "sync started" in line)
+    assert "run_id=" in started  # what a log line knows is on it
