@@ -16,10 +16,10 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import requests
 
@@ -161,18 +161,18 @@ def _mapping(config: SSPConfig, partner: Partner) -> list[Finding]:
 
 def _shared_folders(config: SSPConfig) -> list[Finding]:
     """One folder used by two partners would hand one partner's files to the other."""
-    owners: dict[Path, list[str]] = {}
+    users: dict[Path, list[tuple[str, str]]] = {}  # folder -> (partner id, inbox|outbox)
     for partner in config.partners:
         if isinstance(partner.feed, CsvFeed):
             for role in ("inbox", "outbox"):
-                path = config.resolve(getattr(partner.feed, role))
-                label = f'partner "{partner.id}" {role}'
-                owners.setdefault(_canonical(path), []).append(label)
+                path = _canonical(config.resolve(getattr(partner.feed, role)))
+                users.setdefault(path, []).append((partner.id, role))
     return [
-        _error("partners", f"{path} is used as {' and as '.join(labels)}: give each partner "
-               "its own inbox and outbox")
-        for path, labels in owners.items()
-        if len({label.split('" ')[0] for label in labels}) > 1
+        _error("partners", f"{path} is used as "
+               + " and as ".join(f'partner "{pid}" {role}' for pid, role in used)
+               + ": give each partner its own inbox and outbox")
+        for path, used in users.items()
+        if len({pid for pid, _ in used}) > 1
     ]
 
 
@@ -268,11 +268,3 @@ def _error(area: str, message: str) -> Finding:
 
 def _warning(area: str, message: str) -> Finding:
     return Finding("warning", area, message)
-
-
-def as_report(findings: list[Finding]) -> dict[str, Any]:
-    return {"findings": [f.as_dict() for f in findings]}
-
-
-def iter_messages(findings: list[Finding], level: Level) -> Iterator[str]:
-    return (f.message for f in findings if f.level == level)

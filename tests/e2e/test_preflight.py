@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from e2e_helpers import Workspace, config_text
 
-import connector.cli
 import connector.schedule
 from connector.sandbox import Sandbox
 from connector.schedule import next_fire_time
