@@ -212,6 +212,12 @@ class HttpFeed:
             ) from None
 
     def _check(self, response: requests.Response, url: str, method: str) -> None:
+        if response.status_code in (401, 403):  # never retried: a token does not heal by waiting
+            raise RunError(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)} refused the API "
+                f"token (HTTP {response.status_code}): check the token in the variable named by "
+                f"partners.{self.partner_id}.feed.token_env with the partner"
+            )
         if not 200 <= response.status_code < 300:
             raise RunError(
                 f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "

@@ -148,3 +148,19 @@ def test_an_unreachable_partner_api_is_named_with_the_partner_and_host(tmp_path:
     assert str(info.value).startswith(
         f"partner 'cgc' API GET /visits: cannot reach 127.0.0.1:{port}: connection refused"
     )
+
+
+def test_a_partner_api_refusing_the_token_is_said_at_once(tmp_path: Path) -> None:
+    feed = HttpFeed(
+        "cgc", load_mapping("generic", base_dir=tmp_path), base_url="https://api.partner.example",
+        token="stale-token-0123", state_dir=tmp_path,
+    )
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, "https://api.partner.example/visits", status=401,
+                 json={"error": "invalid_token"})
+        with pytest.raises(RunError) as info:
+            list(feed.inbound("visit"))
+        assert len(rsps.calls) == 1
+    assert "refused the API token (HTTP 401)" in str(info.value)
+    assert "partners.cgc.feed.token_env" in str(info.value)
+    assert "stale-token-0123" not in str(info.value)
