@@ -58,7 +58,7 @@ def local_findings(config: SSPConfig, env: Mapping[str, str] | None = None) -> l
 
 def _state_dir(config: SSPConfig) -> list[Finding]:
     path = config.state_dir
-    key = f"{config.source}: [state] dir"
+    key = f"[state] dir in {config.source}"
     if path.exists() and not path.is_dir():
         return [_error("state", f"the state dir {path} is a file, not a folder: set {key} to a folder")]
     if not path.exists():
@@ -126,7 +126,7 @@ def _partner_local(config: SSPConfig, partner: Partner) -> list[Finding]:
             ("outbox", feed.outbox, "write referral files"),
         ):
             path = config.resolve(folder)
-            key = f'{config.source}: partner "{partner.id}" feed.{role}'
+            key = f'feed.{role} of partner "{partner.id}" in {config.source}'
             if not path.is_dir():
                 found.append(_error(area, (
                     f"the {role} {path} does not exist: create it (install -d -m 750 -o ssp "
