@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import requests
 
-from connector.retry import RetriesExhaustedError, RetryPolicy, json_body, send
+from connector.retry import RetriesExhaustedError, RetryPolicy, UnreachableError, json_body, send
 from foundation.config import Credentials
 from foundation.errors import ConfigError, PowerSchoolError
 from foundation.logs import register_secret
@@ -104,7 +104,7 @@ class TokenManager:
                 },
                 timeout=self._timeout,
             )
-        except RetriesExhaustedError as exc:
+        except (RetriesExhaustedError, UnreachableError) as exc:
             raise PowerSchoolError(exc.detail, endpoint=_ENDPOINT) from None
         except requests.RequestException as exc:
             raise PowerSchoolError(

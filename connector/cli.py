@@ -12,10 +12,12 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from foundation.config import SSPConfig, load_config, read_credentials
-from foundation.errors import RunError
+from pydantic import SecretStr
 
-__all__ = ["check", "sync_run", "sync_schedule", "sync_status", "disclosures", "open_client", "open_feeds",
+from foundation.config import Credentials, SSPConfig, load_config, read_credentials
+from foundation.errors import ConfigError, RunError, SSPError
+
+__all__ = ["check", "preflight", "check_text", "sync_run", "sync_schedule", "sync_status", "disclosures", "open_client", "open_feeds",
            "run_sync"]
 
 
@@ -71,6 +73,27 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`) ends `ssp sync run` as Ctrl-C does: the run is
+    recorded `interrupted` and every open transaction rolls back, instead of the process
+    vanishing with the run shown `running`."""
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def sync_run(args: argparse.Namespace) -> int:
     from connector.retry import RetriesExhaustedError
     from foundation.errors import PowerSchoolError
@@ -78,7 +101,9 @@ def sync_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     credentials = read_credentials()
     try:
-        summary = run_sync(config, partner=args.partner, dry_run=args.dry_run, credentials=credentials)
+        with _sigterm_interrupts():
+            summary = run_sync(config, partner=args.partner, dry_run=args.dry_run,
+                               credentials=credentials)
     except (RetriesExhaustedError, PowerSchoolError) as exc:  # e.g. unreachable: say which one
         error = RunError(f"PowerSchool at {config.powerschool.base_url}: {exc}")
         _print_json({"status": "failed", "error": str(error)})
@@ -91,9 +116,25 @@ def sync_run(args: argparse.Namespace) -> int:
 
 
 def sync_schedule(args: argparse.Namespace) -> int:
-    from connector.schedule import run_scheduler
+    """Check everything first (exit 2 if anything a run needs is missing, so a service manager
+    shows the unit failed now, not at the first night), then run on the cron schedule."""
+    import logging
 
+    from connector.schedule import cron_trigger, run_scheduler
+
+    log = logging.getLogger("ssp.schedule")
     config = load_config(args.config)
+    cron_trigger(config)  # a cron expression the scheduler cannot use: exit 2 before anything
+    report, stopped = preflight(config)
+    for warning in report["warnings"]:
+        log.warning(warning)
+    if not report["ok"]:
+        for problem in report["missing"]:
+            log.error(problem)
+        raise ConfigError(
+            f"the scheduler did not start: {len(report['missing'])} problem(s) a sync run would "
+            "fail on (listed above; `ssp check` shows them too). Fix them and start it again."
+        ) from stopped
     credentials = read_credentials()
 
     def run_once(stop: threading.Event) -> None:
@@ -114,12 +155,28 @@ def sync_status(args: argparse.Namespace) -> int:
         runs = store.recent_runs(args.limit)
         watermarks = {s: store.get_watermark(s) for s in ("consents", "referrals", "visits")}
     _print_json({
-        "runs": [{"run_id": r.run_id, "started_at": r.started_at, "finished_at": r.finished_at,
-                  "status": r.status, "dry_run": r.dry_run, "partner": r.partner_filter,
-                  "partners": (r.summary or {}).get("partners", {})} for r in runs],
+        "runs": [_run_entry(r) for r in runs],
         "watermarks": watermarks,
     })
     return 0
+
+
+RUN_NOTES = {
+    "interrupted": "interrupted (Ctrl-C, SIGTERM, or the process was killed): nothing is lost; "
+                   "the next run settles what this one left and goes on",
+    "stopped": "stopped between records on request: the next run goes on from there",
+}
+
+
+def _run_entry(run: Any) -> dict[str, Any]:  # run: connector.state.RunRecord
+    entry = {"run_id": run.run_id, "started_at": run.started_at, "finished_at": run.finished_at,
+             "status": run.status, "dry_run": run.dry_run, "partner": run.partner_filter,
+             "partners": (run.summary or {}).get("partners", {})}
+    if run.status in RUN_NOTES:
+        entry["note"] = RUN_NOTES[run.status]
+    if run.status == "running" and run.pid is not None:
+        entry["process"] = {"host": run.host, "pid": run.pid}
+    return entry
 
 
 def disclosures(args: argparse.Namespace) -> int:
@@ -146,11 +203,77 @@ def disclosures(args: argparse.Namespace) -> int:
     return 0
 
 
-def check(args: argparse.Namespace) -> int:
+def preflight(config: SSPConfig) -> tuple[dict[str, Any], SSPError | None]:
+    """Everything a run needs, checked: this machine first, then the partners' APIs, then
+    PowerSchool (credentials, tables, queries, granted access). Returns the report and the error
+    that stopped the PowerSchool part, if one did (bad credentials: exit 2; unreachable: exit 1)."""
     from connector.check import run_check
+    from connector.preflight import local_findings, partner_api_findings, timezone_findings
+    from foundation.config import inspect_secret
 
+    findings = local_findings(config)
+    findings += partner_api_findings(config)
+    report: dict[str, Any] = {"ok": False, "missing": [], "warnings": [],
+                              "powerschool": config.powerschool.base_url, "authenticated": False}
+    stopped: SSPError | None = None
+    sources = [inspect_secret(n) for n in ("SSP_CLIENT_ID", "SSP_CLIENT_SECRET")]
+    try:
+        if any(s.errors for s in sources):  # already a finding: do not sign in with it
+            raise ConfigError("the PowerSchool credentials cannot be read (see above): "
+                              "PowerSchool was not checked")
+        credentials = read_credentials() if not all(s.value for s in sources) else \
+            Credentials(sources[0].value, SecretStr(sources[1].value))
+        with open_client(config, credentials) as client:
+            report.update(run_check(client, config))
+        findings += timezone_findings(config, report.get("metadata", {}).get("district_timezone"))
+    except (ConfigError, RunError) as exc:
+        stopped = exc
+    powerschool_missing = list(report.get("missing", []))
+    report["missing"] = [f.message for f in findings if f.level == "error"] + powerschool_missing
+    if stopped is not None:
+        report["missing"].append(f"PowerSchool at {config.powerschool.base_url}: {stopped}")
+    report["warnings"] = [f.message for f in findings if f.level == "warning"]
+    report["findings"] = [f.as_dict() for f in findings]
+    report["ok"] = not report["missing"]
+    return report, stopped
+
+
+def check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    with open_client(config) as client:
-        report = run_check(client, config)
-    _print_json(report)
+    report, stopped = preflight(config)
+    fmt = getattr(args, "format", "auto")
+    if fmt == "text" or (fmt == "auto" and sys.stdout.isatty()):
+        print(check_text(config, report))
+    else:
+        _print_json(report)
+    if stopped is not None:
+        raise stopped
     return 0 if report["ok"] else 1
+
+
+def check_text(config: SSPConfig, report: dict[str, Any]) -> str:
+    """The check for people: one line per problem or warning, then one line per part that passed."""
+    lines = [f"Checking {config.source}: everything a sync run needs"]
+    lines += [f"  FAIL  {m}" for m in report["missing"]]
+    lines += [f"  WARN  {m}" for m in report["warnings"]]
+    failed_areas = {f["area"] for f in report.get("findings", []) if f["level"] == "error"}
+    passed = []
+    if "state" not in failed_areas:
+        passed.append(f"state dir {config.state_dir}")
+    for partner in config.partners:
+        if f"partner {partner.id}" not in failed_areas:
+            passed.append(f"partner {partner.id} (folders or API, mapping \"{partner.mapping}\")")
+    if report.get("authenticated") and report.get("tables") and not any(
+        not e["ok"] for part in ("tables", "queries") for e in report.get(part, {}).values()
+    ):
+        passed.append(f"PowerSchool at {config.powerschool.base_url}: signed in; "
+                      f"{len(report['tables'])} tables and {len(report['queries'])} PowerQueries "
+                      "answer with the access the connector needs")
+    lines += [f"  ok    {p}" for p in passed]
+    problems, warnings = len(report["missing"]), len(report["warnings"])
+    if problems:
+        lines.append(f"{problems} problem(s), {warnings} warning(s): fix the problems, then run "
+                     "`ssp check` again. A sync run would fail now.")
+    else:
+        lines.append(f"Ready: a sync run has everything it needs ({warnings} warning(s)).")
+    return "\n".join(lines)

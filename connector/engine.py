@@ -119,6 +119,9 @@ class SyncRun:
         except StopRequested as exc:
             self._finish("stopped", str(exc))
             return ctx.summary
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM in `ssp sync run`: record it, then stop
+            self._finish("interrupted", "interrupted (Ctrl-C or SIGTERM); a rerun resumes safely")
+            raise
         except SSPError as exc:
             self._finish("failed", str(exc))
             raise

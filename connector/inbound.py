@@ -21,13 +21,16 @@ from typing import Any, Callable
 
 from connector.context import RunContext
 from connector.feeds.base import Feed, InboundBatch, InboundRow
+from connector.feeds.safety import safe_component
 from connector.outbound import record_hash, stable_uid
 from connector.policy import Consent, decide_inbound, parse_ps_date
 from connector.records import PartnerVisit, StatusUpdate
 from connector.send import consents_for
 from connector.status import ReferralState, apply_update
+from connector.summary import reason_kind
 from foundation.config import Partner
 from foundation.errors import NotFoundError, PowerSchoolError, RecordError, WriteRejectedError
+from foundation.logs import SHOWN_BY_PROGRESS
 
 __all__ = ["apply_inbound", "CHUNK_ROWS"]
 
@@ -56,10 +59,28 @@ class _Chunk:
 
 
 def apply_inbound(ctx: RunContext, feed: Feed, partner: Partner) -> None:
+    _report_unexpected_files(ctx, feed, partner)
     for kind in ("status_update", "visit"):
         for batch in feed.inbound(kind):  # type: ignore[arg-type]
             ctx.check_stop()
             _apply_batch(ctx, feed, partner, batch)
+
+
+def _report_unexpected_files(ctx: RunContext, feed: Feed, partner: Partner) -> None:
+    """Name each inbox file that matches no pattern of the mapping, once per name and content."""
+    listing = getattr(feed, "unexpected_files", None)
+    if listing is None:
+        return  # an API feed has no folder
+    stats = ctx.summary.partner(partner.id)
+    for name, sha256 in listing():
+        if not ctx.state.note_unexpected_file(partner.id, name, sha256, ctx.run_id):
+            continue
+        stats.unexpected_files.append(safe_component(name))
+        log.warning(
+            "inbox file matches no file pattern of the partner's mapping; left where it is",
+            extra={"partner": partner.id, "file": safe_component(name),
+                   "mapping": feed.mapping.source},
+        )
 
 
 def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBatch) -> None:
@@ -95,7 +116,8 @@ def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBa
         feed.archive(batch)
     ctx.progress.done(partner.id, batch.kind, f"{batch.source}: {applied} applied, {quarantined} quarantined")
     log.info("inbound file processed", extra={"partner": partner.id, "file": batch.source,
-                                              "applied": applied, "quarantined": quarantined})
+                                              "applied": applied, "quarantined": quarantined,
+                                              SHOWN_BY_PROGRESS: True})
 
 
 class _BatchSession:
@@ -334,8 +356,12 @@ def _record_chunk(ctx: RunContext, feed: Feed, batch: InboundBatch, session: _Ba
     for p in planned:
         if p.outcome == "quarantined":
             quarantined += 1
+            stats.quarantined_by_reason[reason_kind(p.reason)] += 1
             if not ctx.dry_run:
                 feed.quarantine(batch, p.row.number, p.row.values, p.reason, extra=p.row.extra)
+                where = getattr(feed, "quarantine_path", lambda _b: None)(batch)
+                if where is not None and str(where) not in stats.quarantine_files:
+                    stats.quarantine_files.append(str(where))
         elif p.outcome == "applied":
             applied += 1
             if batch.kind == "status_update":

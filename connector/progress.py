@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import TextIO
 
 __all__ = ["Progress"]
@@ -19,15 +20,21 @@ class Progress:
         self.enabled = self._stream.isatty() if enabled is None else enabled
         self._lock = threading.Lock()
         self._open = False
+        self._drawn = 0.0
 
     def update(self, scope: str, what: str, done: int, total: int | None = None) -> None:
+        """Redraw the open line (at most ten times a second, and always for the last item)."""
         if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._drawn < 0.1 and (total is None or done < total):
             return
         count = f"{done}/{total}" if total is not None else str(done)
         with self._lock:
             self._stream.write(f"\r\x1b[2K{scope}: {what} {count}")
             self._stream.flush()
             self._open = True
+            self._drawn = now
 
     def done(self, scope: str, what: str, message: str) -> None:
         if not self.enabled:

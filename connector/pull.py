@@ -24,6 +24,7 @@ from connector.context import RunContext
 from connector.outbound import stable_uid
 from connector.state import since_for
 from foundation.errors import PowerSchoolError
+from foundation.logs import SHOWN_BY_PROGRESS
 
 __all__ = ["sync_partner_directory", "pull_streams", "STREAMS"]
 
@@ -122,4 +123,5 @@ def pull_streams(ctx: RunContext) -> None:
         for ps_id, reason in changes.rejected:
             log.warning("row not mirrored", extra={"table": table, "id": ps_id, "reason": reason})
         log.info("stream read", extra={"stream": kind, "since": since, "rows": len(rows),
-                                       "new": len(changes.new), "changed": len(changes.changed)})
+                                       "new": len(changes.new), "changed": len(changes.changed),
+                                       SHOWN_BY_PROGRESS: True})

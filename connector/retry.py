@@ -13,15 +13,25 @@ take effect (429, outage redirect, connection never made). Any other failure aft
 have reached the server raises `AmbiguousRequestError` so the caller can look before it re-sends;
 re-posting blindly could create a duplicate row.
 
+Network failures are named, with the host, in words district IT can act on (`network_failure`):
+name not resolved, connection refused, TLS certificate not trusted, timed out, connection reset.
+Those that retrying cannot heal raise `UnreachableError` at once instead of using up the retry
+budget (minutes): a TLS failure always, a name that does not resolve or a refused connection when
+the host has not answered this session yet (a wrong URL, a firewall, a server that is not there).
+Once a host has answered, a refusal or a lookup failure is a restart or a blip: retried as before.
+
 Nothing here logs bodies, headers or query strings: bodies hold student data, headers the token.
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
 import json
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +40,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 
 from foundation.errors import RunError, TransientError
 
@@ -40,6 +56,9 @@ __all__ = [
     "Throttle",
     "RetriesExhaustedError",
     "AmbiguousRequestError",
+    "UnreachableError",
+    "NetworkFailure",
+    "network_failure",
     "send",
     "json_body",
     "endpoint_name",
@@ -63,6 +82,7 @@ _RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 _NOT_RETRIED = (requests.exceptions.SSLError,)  # a certificate problem is not transient
 _NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
 _JSON_ATTR = "ssp_json"
+_ANSWERED_ATTR = "ssp_answered_hosts"  # on the session: hosts that sent any response
 
 
 class RetriesExhaustedError(RunError):
@@ -86,6 +106,132 @@ class AmbiguousRequestError(TransientError):
         self.endpoint = endpoint
         self.reason = reason
         super().__init__(f"{endpoint}: outcome unknown after {reason}")
+
+
+class UnreachableError(RunError):
+    """The host cannot be reached in a way that retrying will not heal: say so now, not in minutes."""
+
+    def __init__(self, endpoint: str, failure: NetworkFailure) -> None:
+        self.endpoint = endpoint
+        self.failure = failure
+        self.detail = f"cannot reach {failure.host}: {failure.cause}; {failure.hint}"
+        super().__init__(f"{endpoint}: {self.detail}")
+
+
+@dataclass(frozen=True)
+class NetworkFailure:
+    """A failed connection in words: `kind` for code, `cause` and `hint` for people."""
+
+    kind: str  # dns | refused | tls | connect_timeout | read_timeout | reset | other
+    host: str  # host[:port] as in the URL
+    cause: str
+    hint: str
+
+    @property
+    def reason(self) -> str:
+        """The short text of a retry log line and of `RetriesExhaustedError`."""
+        return f"{self.cause} ({self.host})"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and everything it wraps: requests -> MaxRetryError.reason -> urllib3 -> OSError."""
+    found: list[BaseException] = []
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or any(item is f for f in found):
+            continue
+        found.append(item)
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
+        stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+    return found
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or url
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return 443
+
+
+def network_failure(exc: BaseException, url: str, timeout: object = None) -> NetworkFailure:
+    """Name what went wrong on the way to `url`, from the exception chain requests raised."""
+    host = _host_of(url)
+    chain = _causes(exc)
+    texts = " ".join(str(e) for e in chain).lower()
+    # urllib3's own connection errors carry the socket's words; other texts are not evidence
+    connect_texts = " ".join(str(e) for e in chain if isinstance(e, NewConnectionError)).lower()
+
+    def has(*types: type[BaseException]) -> bool:
+        return any(isinstance(e, types) for e in chain)
+
+    if has(ssl.SSLError, requests.exceptions.SSLError):
+        verify = next((e.verify_message for e in chain
+                       if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message), "")
+        if verify:
+            cause = f"TLS certificate not trusted ({verify})"
+        elif "certificate" in texts:
+            cause = "TLS certificate not trusted"
+        else:
+            cause = "TLS handshake failed"
+        return NetworkFailure(
+            "tls", host, cause,
+            "the server's certificate must name this host and be signed by a certificate "
+            "authority this machine trusts (a district CA: point REQUESTS_CA_BUNDLE at its PEM file)",
+        )
+    if has(socket.gaierror, NameResolutionError) or "name or service not known" in connect_texts \
+            or "nodename nor servname" in connect_texts or "failed to resolve" in connect_texts:
+        return NetworkFailure(
+            "dns", host, "name not resolved",
+            "check the host name in the URL, and that this machine's DNS can resolve it",
+        )
+    refused = any(isinstance(e, ConnectionRefusedError)
+                  or (isinstance(e, OSError) and e.errno == errno.ECONNREFUSED) for e in chain)
+    if refused or "connection refused" in connect_texts or "actively refused" in connect_texts:
+        return NetworkFailure(
+            "refused", host, "connection refused",
+            f"nothing accepts connections on port {_port_of(url)}: check the port in the URL, "
+            "that the server is running, and any firewall between",
+        )
+    seconds = f" within {timeout} s" if isinstance(timeout, (int, float)) else ""
+    if has(requests.exceptions.ConnectTimeout) or (
+        has(ConnectTimeoutError) and not has(NewConnectionError)
+    ):
+        return NetworkFailure(
+            "connect_timeout", host, f"no connection{seconds} (timed out)",
+            "a firewall may be dropping the traffic, or the host is down",
+        )
+    if has(requests.exceptions.ReadTimeout, ReadTimeoutError, socket.timeout, TimeoutError):
+        return NetworkFailure(
+            "read_timeout", host, f"no answer{seconds} (timed out)",
+            "the server is slow or overloaded; the call is retried",
+        )
+    if has(ConnectionResetError) or "reset" in texts or "aborted" in texts:
+        return NetworkFailure("reset", host, "connection reset", "the call is retried")
+    if has(requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        return NetworkFailure("reset", host, "response cut off", "the call is retried")
+    return NetworkFailure("other", host, f"connection failed ({type(exc).__name__})",
+                          "the call is retried")
+
+
+def _answered_hosts(session: requests.Session) -> set[str]:
+    hosts = session.__dict__.get(_ANSWERED_ATTR)
+    if hosts is None:
+        hosts = session.__dict__[_ANSWERED_ATTR] = set()
+    return hosts
+
+
+def _cannot_heal(failure: NetworkFailure, session: requests.Session) -> bool:
+    """TLS never heals by waiting; a wrong name or port neither, unless the host answered before."""
+    if failure.kind == "tls":
+        return True
+    return failure.kind in ("dns", "refused") and failure.host not in _answered_hosts(session)
 
 
 @dataclass(frozen=True)
@@ -235,9 +381,11 @@ def send(
         if throttle is not None:
             throttle.wait()
         budget.attempts += 1
-        outcome = _attempt(session, method, url, policy, budget, endpoint, kwargs)
-        if on_attempt is not None:
-            on_attempt()
+        try:
+            outcome = _attempt(session, method, url, policy, budget, endpoint, kwargs)
+        finally:  # an attempt that raised was still an attempt
+            if on_attempt is not None:
+                on_attempt()
         if isinstance(outcome, requests.Response):
             return outcome
         reason, retry_after, safe = outcome
@@ -262,12 +410,17 @@ def _attempt(
     started = policy.clock()
     try:
         response = session.request(method, url, **kwargs)
-    except _NOT_RETRIED:
-        raise
+    except _NOT_RETRIED as exc:
+        failure = network_failure(exc, url, kwargs.get("timeout"))
+        _log_attempt(endpoint, failure.reason, budget.attempts, policy.clock() - started)
+        raise UnreachableError(endpoint, failure) from None
     except _RETRIABLE_EXCEPTIONS as exc:
-        reason = type(exc).__name__
-        _log_attempt(endpoint, reason, budget.attempts, policy.clock() - started)
-        return reason, None, _never_sent(exc)
+        failure = network_failure(exc, url, kwargs.get("timeout"))
+        _log_attempt(endpoint, failure.reason, budget.attempts, policy.clock() - started)
+        if _cannot_heal(failure, session):
+            raise UnreachableError(endpoint, failure) from None
+        return failure.reason, None, _never_sent(exc) or failure.kind in ("dns", "refused")
+    _answered_hosts(session).add(_host_of(url))
     _log_attempt(endpoint, response.status_code, budget.attempts, policy.clock() - started)
     problem = _transient_problem(response, policy)
     if problem is None:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import sys
 import threading
 import time
-from typing import Callable
+from typing import Callable, TextIO
 from zoneinfo import ZoneInfo
 
 from foundation.config import SSPConfig
 from foundation.errors import ConfigError
 
-__all__ = ["run_scheduler", "dst_warning", "build_scheduler", "next_fire_time"]
+__all__ = ["run_scheduler", "dst_warning", "build_scheduler", "next_fire_time", "next_run_words"]
 
 log = logging.getLogger("ssp.schedule")
 JOB_ID = "ssp-sync"
@@ -67,8 +68,14 @@ def build_scheduler(config: SSPConfig, job: Callable[[], None]):  # -> BlockingS
     return scheduler
 
 
-def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], object]) -> int:
-    """Block until SIGTERM/SIGINT, running `run_once(stop_event)` on the cron schedule."""
+def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], object],
+                  *, announce: TextIO | None = None) -> int:
+    """Block until SIGTERM/SIGINT, running `run_once(stop_event)` on the cron schedule.
+
+    `announce`: a terminal to tell, in words, when the next run is (at start and after each run);
+    by default stderr when it is a terminal (a service has the JSON log line instead)."""
+    if announce is None and sys.stderr.isatty():
+        announce = sys.stderr
     stop = threading.Event()
 
     def job() -> None:
@@ -78,6 +85,8 @@ def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], objec
             run_once(stop)
         except Exception:  # one failed run must not kill the daemon; it is logged and recorded
             log.exception("scheduled sync failed")
+        if announce and not stop.is_set():
+            print(f"{next_run_words(next_fire_time(config))}.", file=announce, flush=True)
 
     scheduler = build_scheduler(config, job)
     warning = dst_warning(config.schedule.cron, config.schedule.timezone)
@@ -104,11 +113,27 @@ def run_scheduler(config: SSPConfig, run_once: Callable[[threading.Event], objec
 
     signal.signal(signal.SIGTERM, handle_signal)
     signal.signal(signal.SIGINT, handle_signal)
+    next_run = next_fire_time(config)
     log.info("scheduler started", extra={"cron": config.schedule.cron, "timezone": config.schedule.timezone,
-                                          "next_run": next_fire_time(config).isoformat()})
+                                          "next_run": next_run.isoformat()})
+    if announce:
+        print(f"The preflight check passed. {next_run_words(next_run)}. Stop with Ctrl-C.",
+              file=announce, flush=True)
     scheduler.start()  # blocks until shutdown
     log.info("scheduler stopped")
     return 0
+
+
+def next_run_words(when: dt.datetime, now: dt.datetime | None = None) -> str:
+    """'Next sync run: Monday 7 December 2026 at 04:15 America/New_York (in 16 h 48 min)'."""
+    now = now or dt.datetime.now(when.tzinfo)
+    minutes = max(int((when - now).total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    zone = getattr(when.tzinfo, "key", None) or when.strftime("%Z")
+    return (f"Next sync run: {when.strftime('%A')} {when.day} {when.strftime('%B %Y')} at "
+            f"{when.strftime('%H:%M')} {zone} (in {' '.join(p for p in parts if p)})")
 
 
 def next_fire_time(config: SSPConfig, now: dt.datetime | None = None) -> dt.datetime:

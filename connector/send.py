@@ -89,8 +89,9 @@ def reconcile_partner(ctx: RunContext, feed: Feed, partner_id: str) -> None:
 
 def _record_sent(ctx: RunContext, partner_id: str, entries: list[OutboundEntry]) -> None:
     """Step 4: PowerSchool reflects the send; then the ledger says recorded."""
-    for entry in entries:
+    for number, entry in enumerate(entries, start=1):
         ctx.check_stop()
+        ctx.progress.update(partner_id, "referrals marked sent in PowerSchool", number, len(entries))
         detail = json.loads(entry.detail_json)
         mirrored = ctx.state.get("referrals", detail["referral_uid"])
         if mirrored is not None and mirrored.status in ("", "new"):
@@ -105,6 +106,8 @@ def _record_sent(ctx: RunContext, partner_id: str, entries: list[OutboundEntry])
                 log.warning("sent referral no longer in PowerSchool", extra={"ssp_uid": mirrored.ssp_uid})
                 ctx.state.delete_mirror("referrals", mirrored.ssp_uid)
         ctx.state.mark_recorded(partner_id, "referrals", [entry.record_id])
+    if entries:
+        ctx.progress.done(partner_id, "referrals", f"{len(entries)} marked sent in PowerSchool")
 
 
 def _hold(ctx: RunContext, mirrored: Any, reason: str) -> None:
@@ -150,8 +153,11 @@ def _plan_referrals(
     stats = ctx.summary.partner(partner.id)
     planned = []
     seen: dict[str, bool] = {}
-    for mirrored in ctx.state.pending_referrals(partner.id):
+    pending = ctx.state.pending_referrals(partner.id)
+    for number, mirrored in enumerate(pending, start=1):
         ctx.check_stop()
+        ctx.progress.update(partner.id, "referrals checked (consent, MOU, still on the page)",
+                            number, len(pending))
         row = mirrored.row
         try:
             dob = parse_ps_date(row.get("dob"))
@@ -220,11 +226,15 @@ def send_referrals(ctx: RunContext, feed: Feed, partner: Partner) -> None:
         else:
             stats.duplicates_skipped += 1
             _hold_already_sent(ctx, detail["referral_uid"], sent_before)
+    held = sum(stats.referrals_held.values())
     if not fresh:
+        if candidates or held:
+            ctx.progress.done(partner.id, "referrals", f"none new to send ({held} held)")
         return
     if ctx.dry_run:
         stats.referrals_sent += len(fresh)
         stats.disclosures_recorded += len(fresh)
+        ctx.progress.done(partner.id, "referrals", f"{len(fresh)} would be sent ({held} held)")
         return
     name = feed.outbound_name("referrals", ctx.run_id)
     items = [(rid, record_hash(row), json.dumps(detail, sort_keys=True)) for rid, row, detail in fresh]
@@ -274,8 +284,10 @@ def push_disclosures(ctx: RunContext) -> None:
     """Copy local 99.32 entries into U_SSP_DISCLOSURES (kept with the student's record)."""
     if ctx.dry_run:
         return
-    for disclosure in ctx.state.unpushed_disclosures():
+    unpushed = ctx.state.unpushed_disclosures()
+    for number, disclosure in enumerate(unpushed, start=1):
         ctx.check_stop()
+        ctx.progress.update("powerschool", "disclosures recorded", number, len(unpushed))
         values = {
             "STUDENTSDCID": disclosure.student_dcid, "SSP_UID": disclosure.ssp_uid,
             "DISCLOSED_AT": disclosure.disclosed_at, "PARTNER_ID": disclosure.partner_id,
@@ -290,3 +302,5 @@ def push_disclosures(ctx: RunContext) -> None:
             ctx.state.begin_push(disclosure.ssp_uid)
             existing = ctx.writer.insert(DISCLOSURES_TABLE, values, natural_key=("SSP_UID", disclosure.ssp_uid))
         ctx.state.mark_pushed(disclosure.ssp_uid, str(existing or ""))
+    if unpushed:
+        ctx.progress.done("powerschool", "disclosures", f"{len(unpushed)} recorded in U_SSP_DISCLOSURES")

@@ -1,12 +1,34 @@
-"""The `ssp sync run` summary (SPEC section 8): one JSON object per run."""
+"""The `ssp sync run` summary: one JSON object per run.
+
+The documented keys (run_id, started_at, finished_at, dry_run, and per partner referrals_sent,
+referrals_held, status_updates_applied, visits_created, duplicates_skipped, quarantined,
+disclosures_recorded, http_requests) keep their names; later additions only add keys. Where to
+look is part of the summary: the quarantine files written, the count of refused rows per kind of
+reason, and inbox files that match no pattern of the partner's mapping (each named once).
+"""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PartnerSummary", "RunSummary"]
+__all__ = ["PartnerSummary", "RunSummary", "reason_kind"]
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_SIZED = re.compile(r"\(a \d+-character value\)")
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+def reason_kind(reason: str) -> str:
+    """A quarantine reason without the row's own values, so equal problems count together and
+    no partner value reaches the summary: "visit_date: '13/40/2026' is not a date (expected
+    MM/DD/YYYY)" -> "visit_date: '…' is not a date (expected MM/DD/YYYY)"."""
+    text = _SIZED.sub("(a value)", reason.strip())
+    text = _QUOTED.sub("'…'", text)
+    text = _NUMBER.sub("N", text)
+    return text[:160]
 
 
 @dataclass
@@ -21,6 +43,9 @@ class PartnerSummary:
     quarantined: int = 0
     disclosures_recorded: int = 0
     http_requests: int = 0
+    quarantined_by_reason: Counter[str] = field(default_factory=Counter)
+    quarantine_files: list[str] = field(default_factory=list)
+    unexpected_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +60,9 @@ class PartnerSummary:
             "quarantined": self.quarantined,
             "disclosures_recorded": self.disclosures_recorded,
             "http_requests": self.http_requests,
+            "quarantined_by_reason": dict(self.quarantined_by_reason.most_common()),
+            "quarantine_files": list(self.quarantine_files),
+            "unexpected_files": list(self.unexpected_files),
         }
 
 

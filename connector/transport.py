@@ -26,6 +26,7 @@ from connector.retry import (
     RetryBudget,
     RetryPolicy,
     Throttle,
+    UnreachableError,
     json_body,
     send,
 )
@@ -215,7 +216,7 @@ class PowerSchoolTransport:
                     headers=headers,
                     timeout=self.timeout,
                 )
-            except RetriesExhaustedError as exc:
+            except (RetriesExhaustedError, UnreachableError) as exc:
                 raise PowerSchoolError(exc.detail, endpoint=endpoint) from None
             except requests.RequestException as exc:
                 raise PowerSchoolError(

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import re
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -51,6 +54,9 @@ __all__ = [
     "parse_config",
     "demo_config_text",
     "read_credentials",
+    "read_secret",
+    "inspect_secret",
+    "SecretSource",
     "is_loopback_url",
     "DEFAULT_CONFIG_PATH",
 ]
@@ -64,6 +70,7 @@ DataCategory = Literal[
     "identity", "enrollment", "guardian_contact", "referral",
     "visit_summary", "referral_status", "attendance", "screening",
 ]
+log = logging.getLogger("foundation.config")
 _NAMESPACE_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -359,27 +366,11 @@ class SSPConfig(_Model):
 FEED_MODELS.update({"csv": CsvFeed, "http": HttpFeed, "sftp": SftpFeed})
 
 
-def _check_feeds(raw: dict, source: str) -> None:
-    """Validate each partner's feed on its own first, so an error names the partner by its id
-    (`partners.cgc.feed.host`) rather than by its position in the file."""
-    partners = raw.get("partners")
-    if not isinstance(partners, list):
-        return
-    for partner in partners:
-        if not isinstance(partner, dict) or not isinstance(partner.get("id"), str):
-            continue
-        feed = partner.get("feed")
-        model = FEED_MODELS.get(feed.get("kind")) if isinstance(feed, dict) else None
-        if model is not None:
-            validate_model(model, feed, source, prefix=f"partners.{partner['id']}.feed")
-
-
 def parse_config(raw: dict, *, source: str, base_dir: Path) -> SSPConfig:
     data = dict(raw)
     for reserved in ("source", "base_dir"):
         if reserved in data:
             raise ConfigError("unknown key", file=source, key=reserved)
-    _check_feeds(data, source)
     data["source"] = source
     data["base_dir"] = base_dir
     config = validate_model(SSPConfig, data, source)
@@ -413,17 +404,74 @@ class Credentials:
         return f"Credentials(client_id={self.client_id!r}, client_secret='**********')"
 
 
+@dataclass(frozen=True)
+class SecretSource:
+    """Where a secret named `name` comes from, and what is wrong with it (one sentence each)."""
+
+    name: str
+    value: str = ""
+    file: Path | None = None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def inspect_secret(name: str, env: Mapping[str, str] | None = None) -> SecretSource:
+    """`name` from the environment, or from the file named by `<name>_FILE`: never both.
+
+    A file others may replace (world-writable) is refused; one others may read is a warning.
+    Nothing here returns or logs the secret except in `value`."""
+    env = os.environ if env is None else env
+    value = env.get(name, "").strip()
+    file_name = env.get(f"{name}_FILE", "").strip()
+    if value and file_name:
+        return SecretSource(name, errors=(
+            f"both {name} and {name}_FILE are set: unset one of them (keeping {name}_FILE, "
+            "the file readable by the service account only, keeps the secret out of the "
+            "process environment)",
+        ))
+    if not file_name:
+        return SecretSource(name, value=value)
+    path = Path(file_name)
+    where = f"{path} (named by {name}_FILE)"
+    try:
+        info = path.stat()
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return SecretSource(name, file=path, errors=(
+            f"{where} does not exist: create it with the secret on one line, then "
+            f"chmod 600 {path}",))
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc.__class__.__name__
+        return SecretSource(name, file=path, errors=(
+            f"{where} cannot be read ({why}): the service account must own it; "
+            f"chown it to that account and chmod 600 {path}",))
+    errors: list[str] = []
+    warnings: list[str] = []
+    if os.name != "nt":
+        if info.st_mode & stat.S_IWOTH:
+            errors.append(f"{where} is writable by every user, who could replace the secret: "
+                          f"chmod 600 {path}")
+        elif info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            warnings.append(f"{where} is readable by other users "
+                            f"(mode {stat.S_IMODE(info.st_mode):o}): chmod 600 {path}")
+    if not text:
+        errors.append(f"{where} is empty: put the secret in it on one line")
+    return SecretSource(name, value=text, file=path, errors=tuple(errors),
+                        warnings=tuple(warnings))
+
+
+def read_secret(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The secret's value ('' when neither variable is set); ConfigError on any refusal."""
+    source = inspect_secret(name, env)
+    if source.errors:
+        raise ConfigError(source.errors[0])
+    for warning in source.warnings:
+        log.warning(warning)
+    return source.value
+
+
 def _env_or_file(name: str) -> str:
-    value = os.environ.get(name, "")
-    file_name = os.environ.get(f"{name}_FILE", "")
-    if value:
-        return value.strip()
-    if file_name:
-        try:
-            return Path(file_name).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the file named by {name}_FILE ({exc.__class__.__name__})") from None
-    return ""
+    return read_secret(name)
 
 
 def read_credentials() -> Credentials:

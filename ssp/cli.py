@@ -39,6 +39,16 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="configuration file (default: ./ssp.toml)")
 
 
+_VERBOSE_HELP = "debug logging on stderr"
+
+
+def _verbose_arg(p: argparse.ArgumentParser) -> None:
+    """`-v` is accepted after the command words too (`ssp sync run -v`); SUPPRESS keeps a `-v`
+    given before them (`ssp -v sync run`) from being reset by the subcommand's default."""
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help=_VERBOSE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssp",
@@ -46,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "consent-gated sync with community mental-health partners.",
     )
     parser.add_argument("--version", action="version", version=f"ssp {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="build, start the sandbox, sync a demo partner, write the report")
@@ -57,16 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     psub = plugin.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
     build = psub.add_parser("build", help="write the DATA and UI plugin zips")
     _config_arg(build)
-    build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR")
+    build.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
+                       help="where the two zips are written (default: ./dist)")
     build.add_argument("--previous", type=Path, action="append", default=[], metavar="OLD.zip",
                        help="an earlier (installed) zip the new version must exceed; repeat for "
                        "DATA and UI (default: the record of the last build in DIR)")
     preview = psub.add_parser("preview", help="static HTML preview of the Student Support Page")
     _config_arg(preview)
-    preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR")
+    preview.add_argument("--out", type=Path, default=Path("preview"), metavar="DIR",
+                         help="where the HTML preview is written (default: ./preview)")
     diff = psub.add_parser("diff", help="refuse a schema change PowerSchool cannot apply or that loses data")
-    diff.add_argument("old", type=Path, metavar="OLD.zip")
-    diff.add_argument("new", type=Path, metavar="NEW.zip")
+    diff.add_argument("old", type=Path, metavar="OLD.zip", help="the plugin zip installed now")
+    diff.add_argument("new", type=Path, metavar="NEW.zip", help="the plugin zip to install")
     lint = psub.add_parser("lint", help="check any PowerSchool plugin zip against PowerSchool's "
                            "plugin rules; exit 1 on errors")
     lint.add_argument("zips", type=Path, nargs="+", metavar="ZIP",
@@ -76,8 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a DATA plugin installed on the server: requested extension fields "
                       "are checked against it (zips linted together count too)")
 
-    check = sub.add_parser("check", help="after install: credentials, tables, queries, granted access")
+    check = sub.add_parser("check", help="everything a sync run needs: folders, mappings, secrets, "
+                           "partner APIs, PowerSchool credentials, tables, queries and access")
     _config_arg(check)
+    check.add_argument("--format", choices=("auto", "text", "json"), default="auto",
+                       help="text for people or the JSON report (default: text on a terminal, "
+                       "JSON otherwise)")
 
     sync = sub.add_parser("sync", help="run, schedule or inspect the partner sync")
     ssub = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
@@ -94,22 +110,27 @@ def build_parser() -> argparse.ArgumentParser:
     disc = sub.add_parser("disclosures", help="a student's record of disclosures (FERPA 99.32)")
     disc.add_argument("--student", required=True, metavar="N", help="student number")
     _config_arg(disc)
-    disc.add_argument("--format", choices=("json", "csv"), default="json")
+    disc.add_argument("--format", choices=("json", "csv"), default="json",
+                      help="output format on stdout (default: json)")
 
     report = sub.add_parser("report", help="referral-to-access report")
     _config_arg(report)
-    report.add_argument("--out", type=Path, required=True, metavar="FILE.html")
-    report.add_argument("--format", choices=("html", "csv"), default="html")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE.html",
+                        help="the file to write")
+    report.add_argument("--format", choices=("html", "csv"), default="html",
+                        help="an HTML report or the CSV of its figures (default: html)")
     report.add_argument("--from", dest="period_from", metavar="YYYY-MM-DD", help="period start")
     report.add_argument("--to", dest="period_to", metavar="YYYY-MM-DD", help="period end")
 
     docs = sub.add_parser("documents", help="the MOU or the consent form, filled from the configuration")
-    docs.add_argument("kind", choices=("mou", "consent"))
-    docs.add_argument("--partner", required=True, metavar="ID")
+    docs.add_argument("kind", choices=("mou", "consent"), help="which document")
+    docs.add_argument("--partner", required=True, metavar="ID", help="the partner id from ssp.toml")
     _config_arg(docs)
-    docs.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    docs.add_argument("--out", type=Path, required=True, metavar="FILE.html",
+                      help="the HTML file to write")
     docs.add_argument("--student", metavar="N", help="pre-fill for one student (consent only)")
-    docs.add_argument("--language", choices=("en", "es"), default="en")
+    docs.add_argument("--language", choices=("en", "es"), default="en",
+                      help="language of the document (default: en)")
 
     sandbox = sub.add_parser(
         "sandbox", help="run the local PowerSchool emulator (rehearse a setup before go-live)",
@@ -138,7 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="inject faults, e.g. '429:0.1,503:0.05,reset:0.02'")
     sandbox.add_argument("--students", type=int, default=None, metavar="N",
                          help="number of demo students to seed (default 200)")
+    _add_verbose_everywhere(parser)
     return parser
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Every command that runs something also takes `-v` after its own words."""
+    children = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not children:
+        _verbose_arg(parser)
+        return
+    for action in children:
+        for child in dict.fromkeys(action.choices.values()):
+            _add_verbose_everywhere(child)
 
 
 def _command_key(args: argparse.Namespace) -> str:
@@ -162,13 +195,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(verbose=args.verbose)
     try:
-        return _resolve(COMMANDS[_command_key(args)])(args)
+        code = _resolve(COMMANDS[_command_key(args)])(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
     except SSPError as exc:
         print(f"ssp: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("ssp: interrupted", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as exc:  # a folder the service may not write, a full disk: say which, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ssp: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+INTERRUPTED = ("ssp: interrupted. Nothing is lost: every record is either fully done or not done "
+               "at all, and running the same command again is safe (a sync resumes where this "
+               "one stopped).")
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`ssp sync status | head`): stop quietly, as cat or grep do.
+    stdout is pointed at /dev/null so the interpreter's final flush raises nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a reader that left early
 
 
 if __name__ == "__main__":  # pragma: no cover

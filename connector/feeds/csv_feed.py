@@ -49,6 +49,7 @@ from connector.feeds.safety import (
 from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
 from foundation.errors import ConfigError
+from foundation.logs import SHOWN_BY_PROGRESS
 
 __all__ = ["FileFeed", "CsvFeed", "LocalDrop", "CsvBatch", "notice_text", "OUTBOX_FILE_MODE"]
 
@@ -179,6 +180,23 @@ class FileFeed:
                 found.append(entry)
         return sorted(found, key=lambda e: (e.mtime_ns, e.name))
 
+    def unexpected_files(self) -> list[tuple[str, str]]:
+        """(name, fingerprint) of inbox entries no pattern of the mapping matches, e.g. a
+        `random_notes.txt` or a file named to the wrong pattern: never read, so worth a word.
+        Partial uploads and hidden files are not counted. The fingerprint (size and modification
+        time, from the listing the run reads anyway) changes when the file does, so a file is
+        named once, and again only after it changed; a folder or link is named by its kind."""
+        patterns = [p.lower() for kind in ("status_update", "visit")
+                    for p in self.mapping.inbound_patterns(kind)]  # type: ignore[arg-type]
+        found: list[tuple[str, str]] = []
+        for entry in self.drop.entries():
+            name = entry.name
+            if is_partial_upload(name) or any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns):
+                continue
+            fingerprint = f"{entry.size}:{entry.mtime_ns}" if entry.regular else "not a file"
+            found.append((name, fingerprint))
+        return sorted(found)
+
     def archive(self, batch: CsvBatch) -> None:
         """Settle the file (archive it, or let the remote copy go); a file that changed while it
         was read stays for the next run."""
@@ -217,7 +235,8 @@ class FileFeed:
         self.files.write_receipt(name, sha256, len(rows))
         log.info(
             "outbound file written",
-            extra={"partner": self.partner_id, "file": name, "rows": len(rows)},
+            extra={"partner": self.partner_id, "file": name, "rows": len(rows),
+                   SHOWN_BY_PROGRESS: True},
         )
         return name
 
@@ -254,7 +273,7 @@ class LocalDrop:
         except FileNotFoundError:
             raise ConfigError(
                 f"inbox folder {self.inbox} does not exist",
-                key=f"partners.{self.partner_id}.feed.inbox",
+                key=f"partners[{self.partner_id}].feed.inbox",
             ) from None
         entries = []
         for entry in listed:
@@ -280,7 +299,7 @@ class LocalDrop:
         if not self.outbox.is_dir():
             raise ConfigError(
                 f"outbox folder {self.outbox} does not exist",
-                key=f"partners.{self.partner_id}.feed.outbox",
+                key=f"partners[{self.partner_id}].feed.outbox",
             )
         return atomic_write(child_path(self.outbox, name), write, mode=OUTBOX_FILE_MODE)
 

@@ -16,7 +16,7 @@ from connector.mapping import PartnerMapping, load_mapping
 from connector.retry import RetryPolicy
 from foundation.catalogue import Catalogue
 from foundation.config import CsvFeed as CsvFeedSettings
-from foundation.config import Partner, SSPConfig, is_loopback_url
+from foundation.config import Partner, SSPConfig, is_loopback_url, read_secret
 from foundation.config import SftpFeed as SftpFeedSettings
 from foundation.errors import ConfigError
 
@@ -92,7 +92,7 @@ def open_sftp_feed(
             settings,
             config.resolve(settings.known_hosts),
             source=config.source,
-            key=f"partners.{partner.id}.feed.known_hosts",
+            key=f"partners[{partner.id}].feed.known_hosts",
         ),
         state_dir=config.state_dir,
         today=today,
@@ -106,7 +106,7 @@ def partner_token(
     """The partner API token from the variable named by token_env (or the file in <var>_FILE)."""
     settings = partner.feed
     name = getattr(settings, "token_env", "")
-    key = f"partners.{partner.id}.feed.token_env"
+    key = f"partners[{partner.id}].feed.token_env"
     if not name:
         if is_loopback_url(getattr(settings, "base_url", "")):
             return None
@@ -116,16 +116,10 @@ def partner_token(
             file=source,
             key=key,
         )
-    value = env.get(name, "").strip()
-    if not value and env.get(f"{name}_FILE"):
-        try:
-            value = Path(env[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the file named by {name}_FILE ({exc.__class__.__name__})",
-                file=source,
-                key=key,
-            ) from None
+    try:
+        value = read_secret(name, env)  # the variable or <var>_FILE, never both; file modes checked
+    except ConfigError as exc:
+        raise ConfigError(str(exc), file=source, key=key) from None
     if not value:
         raise ConfigError(
             f"environment variable {name} (the partner API token) is not set", file=source, key=key

@@ -34,10 +34,17 @@ from connector.feeds.files import PartnerFiles, QuarantineBook
 from connector.feeds.safety import require_run_id
 from connector.mapping import PartnerMapping
 from connector.records import REDISCLOSURE_NOTICE, Provenance
-from connector.retry import RetryPolicy, endpoint_name, json_body, send
+from connector.retry import (
+    RetriesExhaustedError,
+    RetryPolicy,
+    UnreachableError,
+    endpoint_name,
+    json_body,
+    send,
+)
 from foundation.config import is_loopback_url
 from foundation.errors import ConfigError, RunError
-from foundation.logs import register_secret
+from foundation.logs import SHOWN_BY_PROGRESS, register_secret
 
 __all__ = ["HttpFeed", "HttpBatch", "INBOUND_PATHS", "OUTBOUND_PATHS", "RAW_ITEM"]
 
@@ -134,7 +141,7 @@ class HttpFeed:
         if urlsplit(base_url).scheme != "https" and not is_loopback_url(base_url):
             raise ConfigError(
                 "https is required (plain http only for loopback hosts)",
-                key=f"partners.{partner_id}.feed.base_url",
+                key=f"partners[{partner_id}].feed.base_url",
             )
         self.partner_id = partner_id
         self.mapping = mapping
@@ -183,11 +190,9 @@ class HttpFeed:
     def _get(self, path: str, cursor: str | None) -> tuple[bytes, Any]:
         url = self.base_url + path
         params = {"since": cursor} if cursor else {}
-        response = send(
-            self.session,
+        response = self._send(
             "GET",
             url,
-            self.policy,
             params=params,
             headers=self._headers,
             timeout=self.timeout,
@@ -197,7 +202,22 @@ class HttpFeed:
             raise RunError(f"{endpoint_name('GET', url)}: page larger than {MAX_PAGE_BYTES} bytes")
         return response.content, json_body(response)
 
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """`retry.send`, with a failure that names this partner (the host and cause come from it)."""
+        try:
+            return send(self.session, method, url, self.policy, **kwargs)
+        except (UnreachableError, RetriesExhaustedError) as exc:
+            raise RunError(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)}: {exc.detail}"
+            ) from None
+
     def _check(self, response: requests.Response, url: str, method: str) -> None:
+        if response.status_code in (401, 403):  # never retried: a token does not heal by waiting
+            raise RunError(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)} refused the API "
+                f"token (HTTP {response.status_code}): check the token in the variable named by "
+                f"partners[{self.partner_id}].feed.token_env with the partner"
+            )
         if not 200 <= response.status_code < 300:
             raise RunError(
                 f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
@@ -220,6 +240,10 @@ class HttpFeed:
     ) -> None:
         self._quarantine.write(batch, row_number, raw_row, reason, extra)
 
+    def quarantine_path(self, batch: HttpBatch) -> Path | None:
+        """Where the page's refused items went (None if none was refused)."""
+        return self._quarantine.path(batch)
+
     # ------------------------------------------------------------------ outbound
     def outbound_name(self, kind: OutboundKind, run_id: str) -> str:
         """The Idempotency-Key of the run's POST: also the name of its local receipt."""
@@ -234,11 +258,9 @@ class HttpFeed:
         ).encode("utf-8")
         url = self.base_url + OUTBOUND_PATHS[kind]
         headers = {**self._headers, "Content-Type": "application/json", "Idempotency-Key": key}
-        response = send(
-            self.session,
+        response = self._send(
             "POST",
             url,
-            self.policy,
             idempotent=True,
             data=body,
             headers=headers,
@@ -248,7 +270,8 @@ class HttpFeed:
         self.files.write_receipt(key, hashlib.sha256(body).hexdigest(), len(rows))
         log.info(
             "outbound posted",
-            extra={"partner": self.partner_id, "endpoint": OUTBOUND_PATHS[kind], "rows": len(rows)},
+            extra={"partner": self.partner_id, "endpoint": OUTBOUND_PATHS[kind], "rows": len(rows),
+                   SHOWN_BY_PROGRESS: True},
         )
         return key
 

@@ -135,7 +135,7 @@ def load_private_key(
     """The private key from the file named by the `key_file_env` variable; ConfigError (exit 2)
     if it is unset, unreadable, readable by other users, encrypted without a passphrase, or not
     a key."""
-    key = f"partners.{partner_id}.feed.key_file_env"
+    key = f"partners[{partner_id}].feed.key_file_env"
     name = settings.key_file_env
     path_text = env.get(name, "").strip()
     if not path_text:

@@ -15,8 +15,9 @@ state dir, never in logs.
 Crash safety: state never runs ahead of the effect it records. How each method is ordered with
 the effect it records:
 
-* runs          `start_run` before any effect, `finish_run` after the last one. A run left
-                `running` crashed.
+* runs          `start_run` before any effect, `finish_run` after the last one. A run records
+                its host and process (`liveness`): one left `running` whose process is gone was
+                killed, and shows (and is marked, at the next `start_run`) as `interrupted`.
 * watermarks    read rows from `since_for(get_watermark(s), lookback)`, then
                 `upsert_mirror(kind, rows, watermark=(s, max_whenmodified))`: the rows and the new
                 watermark commit together, so the watermark never passes rows not yet mirrored.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from connector.state.records import TIMESTAMP_FORMAT
-from foundation.errors import RunError
+from foundation.errors import ConfigError, RunError
 
 __all__ = ["Database", "DB_FILENAME", "MIGRATIONS"]
 
@@ -61,6 +61,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 2: what each planned record discloses, so a crash-reconciled file still gets its 99.32 entry
         "ALTER TABLE outbound ADD COLUMN detail_json TEXT NOT NULL DEFAULT ''",
     ),
+    (  # 3: which process runs a run (a run whose process is gone is interrupted, not running);
+        # the unexpected inbox files already reported, so each is reported once
+        "ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN process_started TEXT NOT NULL DEFAULT ''",
+        """CREATE TABLE inbox_notices (partner_id TEXT NOT NULL, file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL, noticed_at TEXT NOT NULL, run_id TEXT NOT NULL,
+            PRIMARY KEY (partner_id, file_name, sha256))""",
+    ),
 )
 """Forward migrations: entry N-1 takes the schema from version N-1 to N. Only ever append."""
 
@@ -71,9 +80,17 @@ def _utcnow() -> dt.datetime:
 
 def _secure_dir(directory: Path, *, tighten: bool) -> None:
     created = not directory.exists()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if _POSIX and (created or tighten):
-        os.chmod(directory, 0o700)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if _POSIX and (created or tighten):
+            os.chmod(directory, 0o700)
+    except OSError as exc:  # a read-only mount, ProtectSystem=strict, another owner
+        raise ConfigError(
+            f"the state dir {directory} cannot be {'created' if created else 'used'} "
+            f"({exc.strerror or exc.__class__.__name__}): create it for the account the sync "
+            "runs as (install -d -m 700 -o ssp <dir>), or set [state] dir in ssp.toml to an "
+            "absolute path it may write; `ssp check` checks this before a run"
+        ) from None
 
 
 def _secure_file(path: Path) -> None:
@@ -122,7 +139,14 @@ class Database:
 
     @classmethod
     def _connect(cls, path: Path, busy_timeout: float, clock: Callable[[], dt.datetime]) -> Self:
-        _secure_file(path)
+        try:
+            _secure_file(path)
+        except OSError as exc:
+            raise ConfigError(
+                f"the state database {path} cannot be opened for writing "
+                f"({exc.strerror or exc.__class__.__name__}): the account the sync runs as "
+                "must own the state dir and everything in it"
+            ) from None
         db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         store = cls(db, path, clock)
         try:

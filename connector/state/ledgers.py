@@ -252,6 +252,19 @@ class InboundLedger(Database):
         "rows_quarantined"
     )
 
+    def note_unexpected_file(
+        self, partner_id: str, file_name: str, sha256: str, run_id: str
+    ) -> bool:
+        """Remember an inbox file no mapping pattern matches; True the first time this name
+        with this content is seen (so it is reported once, not on every run)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO inbox_notices (partner_id, file_name, sha256, noticed_at, "
+                "run_id) VALUES (?, ?, ?, ?, ?)",
+                (partner_id, file_name, sha256, self._now(), run_id),
+            )
+            return cur.rowcount == 1
+
     def inbound_file(self, partner_id: str, sha256: str) -> InboundFile | None:
         row = self._db.execute(
             f"SELECT {self._FILE_COLUMNS} FROM inbound_files WHERE partner_id = ? AND sha256 = ?",

@@ -51,8 +51,10 @@ class RunRecord:
     finished_at: str | None
     dry_run: bool
     partner_filter: str | None
-    status: str  # running | ok | failed
+    status: str  # running | ok | failed | stopped | interrupted
     summary: dict[str, Any] | None
+    host: str = ""
+    pid: int | None = None
 
 
 @dataclass(frozen=True)

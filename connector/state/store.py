@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from connector.state.ledgers import InboundLedger, OutboundLedger
+from connector.state.liveness import process_alive, this_process
 from connector.state.records import MirrorChanges, MirrorRow, RunRecord, content_hash
 from foundation.errors import RunError
 
@@ -16,6 +17,16 @@ __all__ = ["StateStore", "MIRROR_KINDS"]
 
 MIRROR_KINDS = ("referrals", "consents", "visits")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+RUN_END_STATUSES = ("ok", "failed", "stopped", "interrupted")
+
+
+def _shown_status(status: str, host: str, pid: int | None, started: str) -> str:
+    """`running` only while the run's process is there: a killed run shows as `interrupted`."""
+    if status == "running" and process_alive(host, pid, started) is False:
+        return "interrupted"
+    return status
 
 
 class StateStore(OutboundLedger, InboundLedger):
@@ -26,24 +37,37 @@ class StateStore(OutboundLedger, InboundLedger):
     def start_run(
         self, run_id: str, started_at: str, *, dry_run: bool, partner_filter: str | None = None
     ) -> None:
+        """Record the run with the process running it (see `liveness`); runs left `running` by
+        a process that is gone are marked `interrupted` first."""
+        host, pid, process_started = this_process()
         with self._tx() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
                 raise RunError(f"run {run_id} was already started")
+            self._settle_dead_runs(db)
             db.execute(
-                "INSERT INTO runs (run_id, started_at, dry_run, partner_filter) "
-                "VALUES (?, ?, ?, ?)",
-                (run_id, started_at, int(dry_run), partner_filter),
+                "INSERT INTO runs (run_id, started_at, dry_run, partner_filter, host, pid, "
+                "process_started) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, started_at, int(dry_run), partner_filter, host, pid, process_started),
             )
+
+    @staticmethod
+    def _settle_dead_runs(db: sqlite3.Connection) -> None:
+        rows = db.execute(
+            "SELECT run_id, host, pid, process_started FROM runs WHERE status = 'running'"
+        ).fetchall()
+        for run_id, host, pid, started in rows:
+            if process_alive(host, pid, started) is False:
+                db.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", (run_id,))
 
     def finish_run(
         self,
         run_id: str,
         finished_at: str,
-        status: Literal["ok", "failed", "stopped"],
+        status: Literal["ok", "failed", "stopped", "interrupted"],
         summary: str | Mapping[str, Any],
     ) -> None:
-        if status not in ("ok", "failed", "stopped"):
-            raise ValueError(f"run status must be ok, failed or stopped, not {status!r}")
+        if status not in RUN_END_STATUSES:
+            raise ValueError(f"run status must be ok, failed, stopped or interrupted, not {status!r}")
         text = summary if isinstance(summary, str) else json.dumps(summary, sort_keys=True)
         with self._tx() as db:
             cur = db.execute(
@@ -55,12 +79,14 @@ class StateStore(OutboundLedger, InboundLedger):
 
     def recent_runs(self, limit: int = 10) -> list[RunRecord]:
         rows = self._db.execute(
-            "SELECT run_id, started_at, finished_at, dry_run, partner_filter, status, summary_json "
+            "SELECT run_id, started_at, finished_at, dry_run, partner_filter, status, summary_json, "
+            "host, pid, process_started "
             "FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",  # same second: last started first
             (limit,),
         ).fetchall()
         return [
-            RunRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5], json.loads(r[6]) if r[6] else None)
+            RunRecord(r[0], r[1], r[2], bool(r[3]), r[4], _shown_status(r[5], r[7], r[8], r[9]),
+                      json.loads(r[6]) if r[6] else None, host=r[7], pid=r[8])
             for r in rows
         ]
 

@@ -46,6 +46,9 @@ def write_config(sb: Sandbox, tmp_path: Path) -> Path:
     assert DEMO_URL in text
     path = tmp_path / "ssp.toml"
     path.write_text(text.replace(DEMO_URL, f'base_url = "{sb.base_url}"'), encoding="utf-8")
+    for partner in ("cgc", "bhcare"):  # the feed folders a run needs (the check looks at them)
+        for folder in ("in", "out"):
+            (tmp_path / "feeds" / partner / folder).mkdir(parents=True, exist_ok=True)
     return path
 
 

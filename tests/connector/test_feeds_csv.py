@@ -93,7 +93,7 @@ def test_missing_inbox_is_a_configuration_error(tmp_path: Path) -> None:
     feed = CsvFeed(
         "cgc", GENERIC, inbox=tmp_path / "nope", outbox=tmp_path, state_dir=tmp_path / "state"
     )
-    with pytest.raises(ConfigError, match="partners.cgc.feed.inbox"):
+    with pytest.raises(ConfigError, match=r"partners\[cgc\].feed.inbox"):
         list(feed.inbound("status_update"))
 
 

@@ -326,14 +326,14 @@ def test_open_feed_reads_the_token_from_a_file(tmp_path: Path) -> None:
 def test_missing_token_names_the_variable_and_key(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     with pytest.raises(
-        ConfigError, match=r"ssp.toml: partners.api.feed.token_env: environment variable API_TOKEN"
+        ConfigError, match=r"ssp.toml: partners\[api\].feed.token_env: environment variable API_TOKEN"
     ):
         open_feed(cfg.partner("api"), cfg, env={})
 
 
 def test_a_remote_partner_api_needs_a_token(tmp_path: Path) -> None:
     cfg = config(tmp_path, env="")
-    with pytest.raises(ConfigError, match="partners.api.feed.token_env"):
+    with pytest.raises(ConfigError, match=r"partners\[api\].feed.token_env"):
         open_feed(cfg.partner("api"), cfg, env={})
     local = config(tmp_path, base="http://127.0.0.1:9000", env="")
     assert "Authorization" not in open_feed(local.partner("api"), local, env={})._headers

@@ -112,8 +112,8 @@ def test_path_is_relative_to_the_config_folder(tmp_path: Path) -> None:
         (HEAD + '[visit]\nfiles = ["../visits*.csv"]\n', "visit.files[0]", "plain name"),
         (HEAD + '[visit]\nfiles = ["*.part"]\n', "visit.files[0]", "still being uploaded"),
         (HEAD + "[visit]\nfiles = []\n", "visit.files", "at least 1"),
-        (HEAD + 'colour = "red"\n', "mapping.colour", "Extra inputs are not permitted"),
-        ('[mappings]\nname = "x"\n', "mapping", "Field required"),
+        (HEAD + 'colour = "red"\n', "mapping.colour", 'unknown key "colour"'),
+        ('[mappings]\nname = "x"\n', "mapping", "missing: this key is required"),
     ],
 )
 def test_bad_mapping_names_file_and_key(tmp_path: Path, text: str, key: str, words: str) -> None:

@@ -18,6 +18,7 @@ from connector.retry import (
     AmbiguousRequestError,
     RetriesExhaustedError,
     RetryPolicy,
+    UnreachableError,
     endpoint_name,
     json_body,
     parse_retry_after,
@@ -170,7 +171,7 @@ def test_non_retriable_4xx_is_returned_at_once(rsps, clock):
 
 def test_tls_errors_are_not_retried(rsps, clock):
     rsps.add(responses.GET, URL, body=requests.exceptions.SSLError("certificate verify failed"))
-    with pytest.raises(requests.exceptions.SSLError):
+    with pytest.raises(UnreachableError, match="TLS certificate not trusted"):
         send(requests.Session(), "GET", URL, policy(clock))
     assert len(rsps.calls) == 1
 

@@ -64,6 +64,9 @@ def test_no_change_rerun_has_no_effects(ws: Workspace) -> None:
             "stale_skipped": 0,
             "quarantined": 0,
             "disclosures_recorded": 0,
+            "quarantined_by_reason": {},
+            "quarantine_files": [],
+            "unexpected_files": [],
         }, partner
         assert counts["http_requests"] == 0, partner
     assert methods, "the rerun made no request at all"

@@ -166,3 +166,83 @@ def test_sigterm_while_the_scheduler_is_starting_still_stops_it(
         stopped.set()
     assert not hung.is_set(), "SIGTERM during start-up was lost: the scheduler kept running"
     assert result.code == 0
+
+
+# -- interrupted and killed runs -------------------------------------------------------------------
+
+
+def test_ctrl_c_mid_run_is_recorded_interrupted_says_a_rerun_is_safe_and_the_rerun_loses_nothing(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.seed(referrals=6)
+    real_update = PowerSchoolWriter.update
+    calls = []
+
+    def update_then_ctrl_c(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        real_update(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # what Python raises when Ctrl-C arrives
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PowerSchoolWriter, "update", update_then_ctrl_c)
+        result = ws.ssp("sync", "run")
+    assert result.code == 130
+    assert "running the same command again is safe" in result.stderr
+    assert "Traceback" not in result.stderr
+    [run] = ws.ssp("sync", "status").json["runs"]
+    assert run["status"] == "interrupted" and run["finished_at"]
+    assert "nothing is lost" in run["note"]
+
+    ws.sync()
+    referrals = [r for r in ws.sandbox.rows("U_SSP_REFERRALS") if r["PARTNER_ID"]]
+    assert sorted(r["STATUS"] for r in referrals).count("sent") == 6
+    assert len(ws.sandbox.rows("U_SSP_DISCLOSURES")) == 6
+    sent = [r["referral_id"] for r in ws.outbox_rows("cgc")]
+    assert len(sent) == len(set(sent))  # nothing sent twice
+
+
+def test_sigterm_ends_a_sync_run_as_interrupted(ws: Workspace, monkeypatch) -> None:
+    ws.seed(referrals=3)
+    real_update = PowerSchoolWriter.update
+
+    def update_then_sigterm(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        real_update(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # systemd stopping the unit, or `kill <pid>`
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PowerSchoolWriter, "update", update_then_sigterm)
+        result = ws.ssp("sync", "run")
+    assert result.code == 130 and "safe" in result.stderr
+    assert ws.ssp("sync", "status").json["runs"][0]["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is not None  # the handler was put back
+    assert ws.sync()["status"] == "ok"
+
+
+def test_a_killed_run_is_never_shown_running(ws: Workspace) -> None:
+    """kill -9 leaves no chance to record anything: the run's process is gone, so it shows
+    `interrupted`; the next run marks it so for good and finishes the work."""
+    import subprocess
+    import sys
+    import time
+
+    ws.seed(referrals=3)
+    ws.sandbox.set_latency(400)  # a slow PowerSchool, so the run is surely mid-way when killed
+    env = {**os.environ, "SSP_CLIENT_ID": ws.sandbox.client_id,
+           "SSP_CLIENT_SECRET": ws.sandbox.client_secret}
+    proc = subprocess.Popen([sys.executable, "-m", "ssp", "sync", "run", "--config", str(ws.path)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the run is recorded as started
+        if '"sync started"' in line:
+            break
+    time.sleep(0.5)
+    proc.kill()
+    proc.wait()
+    ws.sandbox.set_latency(0)
+
+    [run] = ws.ssp("sync", "status").json["runs"]
+    assert run["status"] == "interrupted" and run["finished_at"] is None
+    ws.sync()
+    statuses = [r["status"] for r in ws.ssp("sync", "status").json["runs"]]
+    assert statuses == ["ok", "interrupted"]

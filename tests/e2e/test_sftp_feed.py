@@ -386,7 +386,7 @@ def test_unset_key_variable_names_the_partner_and_key(tmp_path: Path) -> None:
         load_private_key(_settings(tmp_path), {}, source="ssp.toml", partner_id="cgc")  # type: ignore[arg-type]
     assert exc.value.exit_code == 2
     assert str(exc.value) == (
-        f"ssp.toml: partners.cgc.feed.key_file_env: environment variable {KEY_ENV} "
+        f"ssp.toml: partners[cgc].feed.key_file_env: environment variable {KEY_ENV} "
         "(the path of the SFTP private key file) is not set"
     )
 
@@ -431,9 +431,9 @@ def test_encrypted_key_needs_its_passphrase_variable(tmp_path: Path) -> None:
 def test_missing_known_hosts_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_known_hosts(_settings(tmp_path), tmp_path / "known_hosts", source="ssp.toml",  # type: ignore[arg-type]
-                         key="partners.cgc.feed.known_hosts")
+                         key="partners[cgc].feed.known_hosts")
     message = str(exc.value)
-    assert message.startswith("ssp.toml: partners.cgc.feed.known_hosts: known_hosts file")
+    assert message.startswith("ssp.toml: partners[cgc].feed.known_hosts: known_hosts file")
     assert "ssh-keyscan -p 22 sftp.partner.example.org" in message and "out of band" in message
 
 
@@ -441,4 +441,4 @@ def test_garbled_known_hosts_line_is_named(tmp_path: Path) -> None:
     (tmp_path / "known_hosts").write_text("# comment\nsftp.partner.example.org ssh-ed25519\n")
     with pytest.raises(ConfigError, match="line 2"):
         load_known_hosts(_settings(tmp_path), tmp_path / "known_hosts", source="ssp.toml",  # type: ignore[arg-type]
-                         key="partners.cgc.feed.known_hosts")
+                         key="partners[cgc].feed.known_hosts")

@@ -338,8 +338,8 @@ def test_unset_key_variable_is_a_configuration_error_and_check_names_it(
     monkeypatch.delenv(KEY_ENV)
     run = ws.ssp("sync", "run")
     assert run.code == 2
-    assert f"partners.cgc.feed.key_file_env: environment variable {KEY_ENV}" in run.stderr
+    assert f"partners[cgc].feed.key_file_env: environment variable {KEY_ENV}" in run.stderr
     check = ws.ssp("check")
     assert check.code == 1
     assert check.json["partners"]["cgc"]["ok"] is False
-    assert any("partners.cgc.feed.key_file_env" in line for line in check.json["missing"])
+    assert any("partners[cgc].feed.key_file_env" in line for line in check.json["missing"])

@@ -45,16 +45,16 @@ def test_sftp_feed_settings_with_their_defaults(tmp_path: Path):
     ("edit", "message"),
     [
         (("host = \"sftp.cgc.example.org\"", "host = \"sftp://sftp.cgc.example.org\""),
-         "partners.cgc.feed.host: 'sftp://sftp.cgc.example.org' is not a host name or IP address"),
+         "partners[cgc].feed.host: 'sftp://sftp.cgc.example.org' is not a host name or IP address"),
         (("user = \"bridgeport\"", "user = \"bridgeport\", port = 70000"),
-         "partners.cgc.feed.port: Input should be less than or equal to 65535"),
+         "partners[cgc].feed.port: must be at most 65535"),
         (("key_file_env = \"SSP_CGC_SFTP_KEY\"", "key_file_env = \"/etc/ssp/key\""),
-         "partners.cgc.feed.key_file_env: the name of an environment variable"),
+         "partners[cgc].feed.key_file_env: the name of an environment variable"),
         (("inbox = \"/out/\"", "inbox = \"/out/../etc\""),
-         "partners.cgc.feed.inbox: must not contain '..'"),
-        (("user = \"bridgeport\", ", ""), "partners.cgc.feed.user: Field required"),
+         "partners[cgc].feed.inbox: must not contain '..'"),
+        (("user = \"bridgeport\", ", ""), "partners[cgc].feed.user: missing: this key is required"),
         (("outbox = \"in\"", "outbox = \"in\", password = \"x\""),
-         "partners.cgc.feed.password: Extra inputs are not permitted"),
+         'partners[cgc].feed.password: unknown key "password"'),
     ],
 )
 def test_bad_sftp_settings_name_the_partner_and_the_key(

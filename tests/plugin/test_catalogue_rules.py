@@ -155,7 +155,7 @@ CATALOGUE_CASES = {
         'label = "Staff member" }',
         'label = "Staff member", colour = "red" }',
         "tables[0].fields[4].colour",
-        "Extra inputs",
+        'unknown key "colour"',
     ),
 }
 
@@ -234,7 +234,7 @@ DISTRICT_CASES = {
     "empty label": (
         '[choices.purpose]\nadd = [{ code = "vaping", label = "" }]',
         "choices.purpose.add[0].label",
-        "at least 1",
+        "must not be empty",
         True,
     ),
     "codes overflow a multichoice field": (

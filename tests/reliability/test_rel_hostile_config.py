@@ -37,8 +37,8 @@ PARTNER_CGC = 'id = "cgc"'
 # name -> (edit of a valid ssp.toml, the key the error must name, words it must contain)
 CONFIG_CASES: dict[str, tuple[Edit, str, str]] = {
     "toml_syntax": (sub("[district]", "[district"), "not valid TOML", "line"),
-    "unknown_section": (lambda t: t + "\n[colour]\nshade = 1\n", "colour", "not permitted"),
-    "unknown_key": (under("district", 'colour = "red"'), "district.colour", "not permitted"),
+    "unknown_section": (lambda t: t + "\n[colour]\nshade = 1\n", "colour", 'unknown key "colour"'),
+    "unknown_key": (under("district", 'colour = "red"'), "district.colour", 'unknown key "colour"'),
     "secret_in_the_file": (
         under("powerschool", f'client_secret = "{SECRET}"'),
         "powerschool.client_secret",
@@ -47,7 +47,7 @@ CONFIG_CASES: dict[str, tuple[Edit, str, str]] = {
     "int_as_text": (
         sub("max_workers = 4", 'max_workers = "four"'),
         "powerschool.max_workers",
-        "integer",
+        "whole number",
     ),
     "int_out_of_range": (
         sub("max_workers = 4", "max_workers = 99"),
