@@ -61,6 +61,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 2: what each planned record discloses, so a crash-reconciled file still gets its 99.32 entry
         "ALTER TABLE outbound ADD COLUMN detail_json TEXT NOT NULL DEFAULT ''",
     ),
+    (  # 3: write-ahead disclosure: a record is `publishing` before its file can be seen
+        """CREATE TABLE outbound_v3 (partner_id TEXT NOT NULL, kind TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('planned', 'publishing', 'written', 'recorded')),
+            file_name TEXT NOT NULL, run_id TEXT NOT NULL, planned_at TEXT NOT NULL,
+            written_at TEXT, recorded_at TEXT, detail_json TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (partner_id, kind, record_id))""",
+        """INSERT INTO outbound_v3 (partner_id, kind, record_id, content_hash, state, file_name,
+            run_id, planned_at, written_at, recorded_at, detail_json)
+            SELECT partner_id, kind, record_id, content_hash, state, file_name, run_id,
+            planned_at, written_at, recorded_at, detail_json FROM outbound""",
+        "DROP TABLE outbound",
+        "ALTER TABLE outbound_v3 RENAME TO outbound",
+        "CREATE INDEX outbound_file ON outbound (partner_id, file_name, state)",
+    ),
 )
 """Forward migrations: entry N-1 takes the schema from version N-1 to N. Only ever append."""
 
