@@ -73,20 +73,35 @@ def _disclosures_of(ctx: RunContext, partner_id: str, entries: Iterable[Outbound
             for e in entries if e.kind == "referrals" and e.detail_json]
 
 
-def _republisher(ctx: RunContext, feed: Feed) -> Callable[[str, list[OutboundEntry]], None]:
-    """Write a `publishing` file again, exactly as planned: same run id (so the same file name
-    or Idempotency-Key), same rows in the same order."""
+def _republisher(ctx: RunContext, feed: Feed, partner: Partner) -> Callable[[str, list[OutboundEntry]], None]:
+    """Write a `publishing` file again as planned (same run id, so the same file name or
+    Idempotency-Key; the same rows in the same order), leaving out any referral that may no
+    longer go on a fresh snapshot (a consent revoked meanwhile). Those stay disclosed: the
+    partner may have collected the first file, and a revocation notice follows."""
 
     def republish(file_name: str, entries: list[OutboundEntry]) -> None:
         details = sorted((json.loads(e.detail_json) for e in entries if e.detail_json),
                          key=lambda d: d.get("n", 0))
-        rows = [d["row"] for d in details if "row" in d]
         kind = entries[0].kind
+        allowed = _still_allowed(ctx, feed, partner, [d["referral_uid"] for d in details]) \
+            if kind == "referrals" else None
+        rows = [d["row"] for d in details if "row" in d and (allowed is None or d["referral_uid"] in allowed)]
         log.warning("outbound file of a crashed run written again", extra={
-            "partner": entries[0].partner_id, "file": file_name, "rows": len(rows)})
-        feed.write_outbound(kind, entries[0].run_id, rows)  # type: ignore[arg-type]
+            "partner": partner.id, "file": file_name, "rows": len(rows), "left_out": len(details) - len(rows)})
+        if rows:
+            feed.write_outbound(kind, entries[0].run_id, rows)  # type: ignore[arg-type]
 
     return republish
+
+
+def _still_allowed(ctx: RunContext, feed: Feed, partner: Partner, uids: list[str]) -> set[str]:
+    """The referrals of `uids` that may still go to the partner, on a fresh snapshot."""
+    allowed = set()
+    for uid, snap in read_referrals(ctx, uids).items():
+        row = snap.row
+        if row is not None and _evaluate(ctx, feed, partner, row, snap.consents_of(row)).send:
+            allowed.add(uid)
+    return allowed
 
 
 def reconcile_partner(ctx: RunContext, feed: Feed, partner_id: str) -> None:
@@ -95,7 +110,7 @@ def reconcile_partner(ctx: RunContext, feed: Feed, partner_id: str) -> None:
         return
     written, discarded = ctx.state.reconcile_outbound(
         partner_id, feed.outbound_exists, lambda entries: _disclosures_of(ctx, partner_id, entries),
-        republish=_republisher(ctx, feed),
+        republish=_republisher(ctx, feed, ctx.config.partner(partner_id)),
     )
     for name in written + discarded:
         log.info("outbound plan reconciled", extra={"partner": partner_id, "file": name,
