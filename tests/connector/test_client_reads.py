@@ -146,8 +146,19 @@ def test_metadata_refused_falls_back_to_100_and_logs_once(rsps, caplog, status):
     rsps.add(responses.GET, METADATA_URL, status=status)
     with make_client() as ps:
         assert ps.max_page_size() == 100 and ps.max_page_size() == 100
-    assert len(calls_to(rsps, METADATA_URL)) == 1 and len(calls_to(rsps, TOKEN_URL)) == 1
+        assert not ps.page_size_from_metadata
+    # a 401 is retried once with a fresh token, like every call; 403 and 404 are final
+    tries = 2 if status == 401 else 1
+    assert len(calls_to(rsps, METADATA_URL)) == tries and len(calls_to(rsps, TOKEN_URL)) == tries
     assert caplog.text.count("using page size 100") == 1
+
+
+def test_metadata_401_from_a_token_that_just_expired_keeps_the_page_size(rsps):
+    add_token(rsps)
+    rsps.add(responses.GET, METADATA_URL, status=401)
+    add_metadata(rsps, page_size="25")
+    with make_client() as ps:
+        assert ps.max_page_size() == 25 and ps.page_size_from_metadata
 
 
 @pytest.mark.parametrize(
