@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.context import RunContext
-from connector.feeds.base import Feed
+from connector.feeds.base import Feed, PublishRefused
 from connector.outbound import build_outbound_referral, record_hash, stable_uid
 from connector.parallel import CHUNK, run_bounded
 from connector.policy import Consent, consent_expires, decide_outbound, revocations_due
@@ -89,7 +89,12 @@ def _republisher(ctx: RunContext, feed: Feed, partner: Partner) -> Callable[[str
         log.warning("outbound file of a crashed run written again", extra={
             "partner": partner.id, "file": file_name, "rows": len(rows), "left_out": len(details) - len(rows)})
         if rows:
-            feed.write_outbound(kind, entries[0].run_id, rows)  # type: ignore[arg-type]
+            try:
+                feed.write_outbound(kind, entries[0].run_id, rows)  # type: ignore[arg-type]
+            except PublishRefused:
+                ctx.state.withdraw_publishing(partner.id, file_name, [
+                    d.ssp_uid for d in _disclosures_of(ctx, partner.id, entries)])
+                raise
 
     return republish
 
@@ -364,7 +369,11 @@ def send_referrals(ctx: RunContext, feed: Feed, partner: Partner) -> None:
     disclosures = [_disclosure(ctx, partner.id, rid, detail) for rid, _, detail in fresh]
     ctx.state.plan_publishing(partner.id, "referrals", items, file_name=name, run_id=ctx.run_id,
                               disclosures=disclosures)
-    feed.write_outbound("referrals", ctx.run_id, [row for _, row, _ in fresh])
+    try:
+        feed.write_outbound("referrals", ctx.run_id, [row for _, row, _ in fresh])
+    except PublishRefused:  # the partner holds nothing of it: decided again next run
+        ctx.state.withdraw_publishing(partner.id, name, [d.ssp_uid for d in disclosures])
+        raise
     ctx.state.mark_written(partner.id, name)
     stats.referrals_sent += len(fresh)
     stats.disclosures_recorded += len(disclosures)

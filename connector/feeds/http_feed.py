@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connector.feeds.base import InboundKind, InboundRow, OutboundKind
+from connector.feeds.base import InboundKind, InboundRow, OutboundKind, PublishRefused
 from connector.feeds.files import PartnerFiles, QuarantineBook
 from connector.feeds.safety import require_run_id
 from connector.mapping import PartnerMapping
@@ -198,7 +198,13 @@ class HttpFeed:
         return response.content, json_body(response)
 
     def _check(self, response: requests.Response, url: str, method: str) -> None:
-        if not 200 <= response.status_code < 300:
+        status = response.status_code
+        if method == "POST" and 400 <= status < 500 and status not in (408, 429):
+            raise PublishRefused(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)} refused the "
+                f"items: HTTP {status}"
+            )
+        if not 200 <= status < 300:
             raise RunError(
                 f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
                 f"HTTP {response.status_code}"

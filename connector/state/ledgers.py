@@ -278,6 +278,24 @@ class OutboundLedger(Disclosures):
                 for rid in record_ids
             )
 
+    def withdraw_publishing(
+        self, partner_id: str, file_name: str, disclosure_uids: Iterable[str]
+    ) -> int:
+        """The partner refused `file_name` outright (it holds nothing of it): forget the
+        publishing plan and its local disclosure entries not yet pushed, in one transaction, so
+        the records are decided again next run."""
+        with self._tx() as db:
+            count = db.execute(
+                "DELETE FROM outbound WHERE partner_id = ? AND file_name = ? "
+                "AND state = 'publishing'",
+                (partner_id, file_name),
+            ).rowcount
+            db.executemany(
+                "DELETE FROM disclosures WHERE ssp_uid = ? AND push_started = 0",
+                [(uid,) for uid in disclosure_uids],
+            )
+        return count
+
     def planned_files(
         self, partner_id: str, state: str = "planned"
     ) -> dict[str, list[OutboundEntry]]:
