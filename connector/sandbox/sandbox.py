@@ -319,6 +319,11 @@ class Sandbox:
         with self._hooks_lock:
             self._hooks.append(_Hook(method.upper(), path_contains, callback, times))
 
+    def cancel_hooks(self) -> None:
+        """Forget every on_request callback that has not fired yet."""
+        with self._hooks_lock:
+            self._hooks.clear()
+
     def pending_hooks(self) -> int:
         """How many on_request callbacks have not fired yet (all their times)."""
         with self._hooks_lock:
