@@ -305,3 +305,35 @@ def test_base_url_path_prefix_is_kept(rsps):
     with PowerSchoolClient(BASE + "/ps/", CREDS) as ps:
         assert ps.base_url == BASE + "/ps"
         assert ps.table_count(TABLE) == 1
+
+
+def test_query_batch_costs_one_request_when_its_rows_fit_a_page(rsps):
+    add_token(rsps)
+    add_metadata(rsps, page_size=10)
+    table = PagedTable(9)
+    table.install(rsps, QUERY_URL, "POST", as_query=True)
+    with make_client() as ps:
+        assert len(ps.query_batch(QUERY, {"uids": ["a"]})) == 9
+    assert table.pages_served == [1] and calls_to(rsps, QUERY_URL + "/count") == []
+
+
+def test_query_batch_reads_on_while_pages_come_back_full(rsps):
+    add_token(rsps)
+    add_metadata(rsps, page_size=4)
+    table = PagedTable(8)
+    table.install(rsps, QUERY_URL, "POST", as_query=True)
+    with make_client() as ps:
+        assert len(ps.query_batch(QUERY, {"uids": ["a"]})) == 8
+    assert table.pages_served == [1, 2, 3]
+
+
+def test_query_batch_with_a_guessed_page_size_reads_until_an_empty_page(rsps):
+    """Metadata refused: the server may cap pages below the default 100, so a short page does
+    not prove the end (a referral beyond it would look deleted)."""
+    add_token(rsps)
+    rsps.add(responses.GET, METADATA_URL, status=403)
+    table = PagedTable(30, max_page=25)
+    table.install(rsps, QUERY_URL, "POST", as_query=True)
+    with make_client() as ps:
+        assert len(ps.query_batch(QUERY, {"uids": ["a"]})) == 30
+    assert table.pages_served == [1, 2, 3]
