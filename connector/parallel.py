@@ -15,7 +15,7 @@ from typing import TypeVar
 __all__ = ["run_bounded", "CHUNK"]
 
 T = TypeVar("T")
-CHUNK = 200
+CHUNK = 500
 """Writes started between two stop checks and two state transactions."""
 
 

@@ -297,7 +297,12 @@ def _plan_referrals(
     """Decide every candidate on its fresh snapshot; hold the ones that may not go, return the rest."""
     stats = ctx.summary.partner(partner.id)
     planned = []
-    for uid, snap in _snapshots(ctx, partner, _candidates(ctx, feed, partner)).items():
+    snapshots = _snapshots(ctx, partner, _candidates(ctx, feed, partner))
+    # what staff see now, for the reports too (one transaction for the batch)
+    fresh_rows = [s.row for s in snapshots.values() if s.row is not None]
+    if fresh_rows:
+        ctx.state.upsert_mirror("referrals", fresh_rows)
+    for uid, snap in snapshots.items():
         ctx.check_stop()
         if not snap.rows:  # deleted on the page: nothing to send
             log.warning("row deleted in PowerSchool: forgotten", extra={"table": REFERRALS_TABLE, "ssp_uid": uid})
@@ -308,7 +313,6 @@ def _plan_referrals(
             continue
         row = snap.row
         assert row is not None
-        ctx.state.upsert_mirror("referrals", [row])  # what staff see now, for the reports too
         if not _pending(row, partner):  # sent, closed or moved to another partner meanwhile
             continue
         verdict = _evaluate(ctx, feed, partner, row, snap.consents_of(row))

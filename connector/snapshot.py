@@ -8,7 +8,8 @@ consent of that student for the referral's partner (`referrals.snapshot`). Inbou
 students by number with their consents for the partner (`students.consent_snapshot`).
 
 A batch is sized so its rows (referral x consents, estimated from what is known) fit one page,
-so it costs one request; a fuller page simply costs another.
+so it costs one request; a fuller page simply costs another. The batches of one read go out
+concurrently, within the run's bound on requests in flight.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.context import RunContext
+from connector.parallel import run_bounded
 from connector.policy import Consent
 from plugin.queries import CONSENT_PREFIX
 from ssp.errors import RecordError
@@ -97,6 +99,17 @@ def _consent(row: Row) -> Consent | None:
         return None
 
 
+def _read_batches(ctx: RunContext, name: str, args: list[dict[str, Any]]) -> list[list[Row]]:
+    """Every batch's rows, the batches read concurrently (the run's bound on requests in flight);
+    the first failure goes up once all have ended."""
+    results = run_bounded([lambda a=a: ctx.client.query_batch(name, a) for a in args],
+                          ctx.config.powerschool.max_workers)
+    for _, exc in results:
+        if exc is not None:
+            raise exc
+    return [rows or [] for rows, _ in results]
+
+
 def read_referrals(ctx: RunContext, uids: Iterable[str],
                    weight: Callable[[str], int] = lambda _u: 1) -> dict[str, ReferralSnapshot]:
     """Snapshots of the referrals under `uids` (a uid PowerSchool no longer has maps to an
@@ -107,10 +120,10 @@ def read_referrals(ctx: RunContext, uids: Iterable[str],
         return found
     query = ctx.query("referral_snapshot")
     limit = ctx.client.max_page_size()
-    for batch in batches(wanted, limit, weight):
-        ctx.check_stop()
+    ctx.check_stop()
+    for joined_rows in _read_batches(ctx, query.name, [{"referral_uids": b} for b in batches(wanted, limit, weight)]):
         seen_consents: set[tuple[str, str]] = set()
-        for joined in ctx.client.query_batch(query.name, {"referral_uids": batch}):
+        for joined in joined_rows:
             own, consent_row = _split(joined)
             snap = found.get(str(own.get("ssp_uid") or ""))
             if snap is None:
@@ -136,10 +149,11 @@ def read_students(ctx: RunContext, numbers: Iterable[str], partner_id: str,
         return found
     query = ctx.query("student_consent_snapshot")
     limit = ctx.client.max_page_size()
-    for batch in batches(wanted, limit, weight):
-        ctx.check_stop()
+    ctx.check_stop()
+    args = [{"student_numbers": b, "partner_id": partner_id} for b in batches(wanted, limit, weight)]
+    for joined_rows in _read_batches(ctx, query.name, args):
         seen: set[str] = set()
-        for joined in ctx.client.query_batch(query.name, {"student_numbers": batch, "partner_id": partner_id}):
+        for joined in joined_rows:
             own, consent_row = _split(joined)
             number = str(own.get("student_number") or "")
             snap = found.setdefault(number, StudentSnapshot(
