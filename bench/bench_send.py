@@ -48,6 +48,8 @@ def _kind(method: str, path: str) -> str:
         return "PUT referral (sent)"
     if method == "POST" and "u_ssp_disclosures" in path:
         return "POST disclosure"
+    if method == "GET" and path.rsplit("/", 1)[-1].isdigit():
+        return "GET one row (re-check)"
     return f"{method} {path}"
 
 
