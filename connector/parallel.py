@@ -19,7 +19,9 @@ CHUNK = 500
 """Writes started between two stop checks and two state transactions."""
 
 
-def run_bounded(tasks: Sequence[Callable[[], T]], workers: int) -> list[tuple[T | None, Exception | None]]:
+def run_bounded(
+    tasks: Sequence[Callable[[], T]], workers: int
+) -> list[tuple[T | None, Exception | None]]:
     """Run `tasks` with at most `workers` at once; results in task order."""
 
     def guarded(task: Callable[[], T]) -> tuple[T | None, Exception | None]:

@@ -61,7 +61,9 @@ class StudentSnapshot:
     consents: list[Consent] = field(default_factory=list)
 
 
-def batches(keys: Iterable[str], limit: int, weight: Callable[[str], int] = lambda _k: 1) -> Iterator[list[str]]:
+def batches(
+    keys: Iterable[str], limit: int, weight: Callable[[str], int] = lambda _k: 1
+) -> Iterator[list[str]]:
     """`keys` in batches whose estimated rows stay below `limit` (a full page would cost a
     second request to learn it was the last)."""
     batch: list[str] = []
@@ -121,7 +123,8 @@ def read_referrals(ctx: RunContext, uids: Iterable[str],
     query = ctx.query("referral_snapshot")
     limit = ctx.client.max_page_size()
     ctx.check_stop()
-    for joined_rows in _read_batches(ctx, query.name, [{"referral_uids": b} for b in batches(wanted, limit, weight)]):
+    args = [{"referral_uids": b} for b in batches(wanted, limit, weight)]
+    for joined_rows in _read_batches(ctx, query.name, args):
         seen_consents: set[tuple[str, str]] = set()
         for joined in joined_rows:
             own, consent_row = _split(joined)
@@ -131,8 +134,9 @@ def read_referrals(ctx: RunContext, uids: Iterable[str],
             row_id = str(own.get("id"))
             if all(str(r.get("id")) != row_id for r in snap.rows):
                 snap.rows.append(own)
-            if consent_row is not None and (row_id, str(consent_row.get("id"))) not in seen_consents:
-                seen_consents.add((row_id, str(consent_row.get("id"))))
+            consent_key = (row_id, str((consent_row or {}).get("id")))
+            if consent_row is not None and consent_key not in seen_consents:
+                seen_consents.add(consent_key)
                 consent = _consent(consent_row)
                 if consent is not None:
                     snap.consents.setdefault(row_id, []).append(consent)
@@ -150,7 +154,8 @@ def read_students(ctx: RunContext, numbers: Iterable[str], partner_id: str,
     query = ctx.query("student_consent_snapshot")
     limit = ctx.client.max_page_size()
     ctx.check_stop()
-    args = [{"student_numbers": b, "partner_id": partner_id} for b in batches(wanted, limit, weight)]
+    args = [{"student_numbers": b, "partner_id": partner_id}
+            for b in batches(wanted, limit, weight)]
     for joined_rows in _read_batches(ctx, query.name, args):
         seen: set[str] = set()
         for joined in joined_rows:

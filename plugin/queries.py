@@ -212,7 +212,8 @@ def _consent_columns(cat: Catalogue) -> list[Column]:
         if f.name in _NOT_READ[table] or not f.shared:
             continue
         kind = "date" if f.type in _DATE_TYPES else "text"
-        cols.append(Column(table, f.name, CONSENT_PREFIX + f.name.lower(), kind))  # type: ignore[arg-type]
+        key = CONSENT_PREFIX + f.name.lower()
+        cols.append(Column(table, f.name, key, kind))  # type: ignore[arg-type]
     return cols
 
 
@@ -221,20 +222,24 @@ def _referral_snapshot(cat: Catalogue, namespace: str) -> Query:
     student as PowerSchool has it now, and every consent of that student for the referral's
     partner: all an outbound decision or an inbound status update depends on, in one read."""
     table, consents = "U_SSP_REFERRALS", "U_SSP_CONSENTS"
-    stream = _incremental_query(cat, namespace, "referrals", table, identity=True, summary="", description="")
+    stream = _incremental_query(
+        cat, namespace, "referrals", table, identity=True, summary="", description=""
+    )
     columns = [*stream.columns, *_consent_columns(cat)]
     aliases = {table: "x", "STUDENTS": "s", "SCHOOLS": "sch", consents: "c"}
     sql = (
         f"SELECT\n  {_select(columns, aliases)}\nFROM {table} x\n"
         "JOIN STUDENTS s ON s.DCID = x.STUDENTSDCID\n"
         "LEFT JOIN SCHOOLS sch ON sch.SCHOOL_NUMBER = s.SCHOOLID\n"
-        "LEFT JOIN U_SSP_CONSENTS c ON c.STUDENTSDCID = x.STUDENTSDCID AND c.PARTNER_ID = x.PARTNER_ID\n"
+        "LEFT JOIN U_SSP_CONSENTS c\n"
+        "  ON c.STUDENTSDCID = x.STUDENTSDCID AND c.PARTNER_ID = x.PARTNER_ID\n"
         "WHERE x.SSP_UID IN (:referral_uids)\n"
         "ORDER BY x.ID, c.ID"
     )
     touches = {(c.table, c.field) for c in columns} | {
-        ("SCHOOLS", "SCHOOL_NUMBER"), ("STUDENTS", "DCID"), (table, "SSP_UID"), (table, "PARTNER_ID"),
-        (table, "STUDENTSDCID"), (consents, "STUDENTSDCID"), (consents, "PARTNER_ID"),
+        ("SCHOOLS", "SCHOOL_NUMBER"), ("STUDENTS", "DCID"), (table, "SSP_UID"),
+        (table, "PARTNER_ID"), (table, "STUDENTSDCID"), (consents, "STUDENTSDCID"),
+        (consents, "PARTNER_ID"),
     }
     return Query(
         name=f"{namespace}.referrals.snapshot",
@@ -263,15 +268,19 @@ def _student_consent_snapshot(cat: Catalogue, namespace: str) -> Query:
         "WHERE s.STUDENT_NUMBER IN (:student_numbers)\n"
         "ORDER BY s.STUDENT_NUMBER, c.ID"
     )
-    touches = {(c.table, c.field) for c in columns} | {(consents, "STUDENTSDCID"), (consents, "PARTNER_ID")}
+    touches = {(c.table, c.field) for c in columns}
+    touches |= {(consents, "STUDENTSDCID"), (consents, "PARTNER_ID")}
     return Query(
         name=f"{namespace}.students.consent_snapshot",
         area="student_consent_snapshot",
         summary="Students and their consents for a partner now",
         description="Student DCIDs and dates of birth for student numbers, each with every consent "
         "the student has for :partner_id, read just before a partner's rows are accepted.",
-        args=(Arg("student_numbers", "STUDENTS.STUDENT_NUMBER", "array", "student numbers to look up"),
-              Arg("partner_id", f"{consents}.PARTNER_ID", description="the partner whose consents to read")),
+        args=(
+            Arg("student_numbers", "STUDENTS.STUDENT_NUMBER", "array", "student numbers to look up"),
+            Arg("partner_id", f"{consents}.PARTNER_ID",
+                description="the partner whose consents to read"),
+        ),
         columns=tuple(columns),
         sql=sql,
         touches=frozenset(touches),
