@@ -201,8 +201,8 @@ class HttpFeed:
         status = response.status_code
         if method == "POST" and 400 <= status < 500 and status not in (408, 429):
             raise PublishRefused(
-                f"partner '{self.partner_id}' API {endpoint_name(method, url)} refused the "
-                f"items: HTTP {status}"
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
+                f"HTTP {status}: the items were refused"
             )
         if not 200 <= status < 300:
             raise RunError(

@@ -85,7 +85,7 @@ def test_a_post_the_partner_refuses_withdraws_the_plan_and_the_next_run_sends_it
     uid = _one_referral(ws)
     api.post(API + "/referrals", status=422, json={"error": "unknown school"})
     failed = ws.ssp("sync", "run")
-    assert failed.code == 1 and "refused the items: HTTP 422" in failed.stderr
+    assert failed.code == 1 and "answered HTTP 422: the items were refused" in failed.stderr
     assert _disclosures(ws) == ([], [])  # nothing reached the partner: nothing disclosed
     assert [e["state"] for e in ws.state_rows("outbound")] == []
     api.replace(responses.POST, API + "/referrals", json={"ok": True})
