@@ -7,7 +7,7 @@ of them `new`, so the first sync sends and updates them) and 5,000 visits, all l
 days ago. Sync 1 does the work, sync 2 re-reads what sync 1 changed (within the 15-minute
 lookback) and finds nothing new; sync 3 is measured: its requests are counted per stream from the
 sandbox request log (`/ws/schema/table/u_ssp_partners` for the partner directory, each stream's
-PowerQuery and its /count), and it must change nothing (no write request, zero counts).
+PowerQuery and its /count, and the snapshot reads a decision would be made on), and it must change nothing (no write request, zero counts).
 
     python bench/bench_nochange.py
 """
@@ -33,6 +33,7 @@ STREAMS = {
     "consents": f"/ws/schema/query/{NAMESPACE}.consents.changed_since",
     "referrals": f"/ws/schema/query/{NAMESPACE}.referrals.changed_since",
     "visits": f"/ws/schema/query/{NAMESPACE}.visits.changed_since",
+    "snapshot": f"/ws/schema/query/{NAMESPACE}.referrals.snapshot",  # decisions' fresh reads
 }
 
 

@@ -61,6 +61,25 @@ class PowerSchoolClient(TableWrites):
 
         return self._rows(lambda: self.query_count(name, args), fetch, page_size, endpoint)
 
+    def query_batch(self, name: str, args: Mapping[str, Any] | None = None) -> list[Row]:
+        """All rows of a PowerQuery expected to fit one page (a snapshot batch): page 1, then the
+        next page only while a page comes back full. No count request: a batch sized below the
+        page size costs exactly one request. When metadata did not say the page size, the
+        server may cap pages below the guess, so only an empty page ends the read."""
+        path, body = query_path(name), query_body(args)
+        endpoint = f"POST {path}"
+        size = self.max_page_size()
+        rows: list[Row] = []
+        page = 1
+        while True:
+            params = {"page": page, "pagesize": size}
+            response = self._call("POST", path, params=params, json=body, idempotent=True)
+            got = self._shape(query_rows, self._json(response, endpoint), endpoint)
+            rows.extend(got)
+            if not got or (len(got) < size and self.page_size_from_metadata):
+                return rows
+            page += 1
+
     def table_count(self, table: str, *, q: str | None = None) -> int:
         path = table_path(table) + "/count"
         response = self._call("GET", path, params=drop_none({"q": q}))

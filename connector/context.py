@@ -45,6 +45,8 @@ class RunContext:
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Progress = field(default_factory=Progress)
     lookback: dt.timedelta = LOOKBACK
+    suspect_referrals: set[str] = field(default_factory=set)
+    """Referral SSP_UIDs the stream saw on a second PowerSchool row: checked on a snapshot."""
 
     @property
     def stamp(self) -> str:

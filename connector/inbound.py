@@ -1,7 +1,11 @@
 """Partner -> school: status updates and partner clinicians' visits, applied to PowerSchool.
 
 Each inbound file (or API page) is processed once, keyed by its content hash. Rows are handled in
-chunks: every row is decided first (mapping, referral lookup, consent, status machine), then the
+chunks: every row is decided first (mapping, referral lookup, consent, status machine) on what
+PowerSchool says now (connector/snapshot.py: the chunk's referral rows, students and their
+consents for the partner, read fresh once per batch, so a consent revoked or deleted on the page
+stops the partner's updates and visits; a referral id on two rows is ambiguous and quarantined),
+then the
 PowerSchool writes of a chunk run concurrently (one worker per referral, so updates to the same
 referral stay in file order), then the mirror and the row ledger are updated in one transaction
 each, after the effects. The next chunk is decided while a chunk's writes are in flight (_Pipeline),
@@ -23,9 +27,9 @@ from connector.context import RunContext
 from connector.feeds.base import Feed, InboundBatch, InboundRow
 from connector.feeds.safety import safe_component
 from connector.outbound import record_hash, stable_uid
-from connector.policy import Consent, decide_inbound, parse_ps_date
+from connector.policy import Consent, decide_inbound
 from connector.records import PartnerVisit, StatusUpdate
-from connector.send import consents_for
+from connector.snapshot import ReferralSnapshot, StudentSnapshot, read_referrals, read_students
 from connector.status import ReferralState, apply_update
 from connector.summary import reason_kind
 from foundation.config import Partner
@@ -121,15 +125,16 @@ def _apply_batch(ctx: RunContext, feed: Feed, partner: Partner, batch: InboundBa
 
 
 class _BatchSession:
-    """Per-batch caches: the current state of referrals touched so far, visits seen, students."""
+    """Per-batch state: the snapshots read so far (each referral and student read once per
+    batch, fresh), the referral rows as this batch's own updates left them, visits seen."""
 
     def __init__(self, ctx: RunContext, partner: Partner, batch: InboundBatch, mapping: Any) -> None:
         self.ctx, self.partner, self.batch, self.mapping = ctx, partner, batch, mapping
-        self.referrals: dict[str, dict[str, Any]] = {}
+        self.referrals: dict[str, dict[str, Any]] = {}  # uid -> row after this batch's updates
         self.visit_ids: set[str] = set()
-        self.students: dict[str, tuple[str, str]] = {}  # student number -> (DCID, DOB)
+        self.snapshots: dict[str, ReferralSnapshot] = {}
+        self.students: dict[str, StudentSnapshot | None] = {}
         self._sent: set[str] | None = None
-        self._consents: dict[str, list[Consent]] = {}
 
     def was_sent(self, uid: str) -> bool:
         """The referral went to this partner at some point (a disclosure was recorded for it)."""
@@ -138,88 +143,91 @@ class _BatchSession:
             self._sent = {rid for ids in sent for rid in ids}
         return uid in self._sent
 
-    def consents(self, student_dcid: str) -> list[Consent]:
-        """The student's consents for this partner, read from the mirror once per batch (nothing
-        changes them while inbound rows are applied; 10,000 updates read them 10,000 times)."""
-        if student_dcid not in self._consents:
-            self._consents[student_dcid] = consents_for(self.ctx, student_dcid, self.partner.id)
-        return self._consents[student_dcid]
+    def read_referrals(self, uids: set[str]) -> None:
+        """Snapshots of the referrals not yet read in this batch (one request per page)."""
+        missing = {u for u in uids if u and u not in self.snapshots}
+        if missing:
+            self.snapshots.update(read_referrals(self.ctx, missing))
 
-    def referral(self, uid: str) -> tuple[str, dict[str, Any]] | None:
-        if uid in self.referrals:
-            return self.referrals[uid]["ps_id"], self.referrals[uid]
-        mirrored = self.ctx.state.get("referrals", uid)
-        if mirrored is None:
-            return None
-        self.referrals[uid] = {**mirrored.row, "ps_id": mirrored.ps_id, "partner_id": mirrored.partner_id,
-                               "student_dcid": mirrored.student_dcid}
-        return mirrored.ps_id, self.referrals[uid]
-
-    def student_dcids(self, numbers: set[str]) -> None:
-        """Resolve student numbers to (DCID, date of birth): the referral mirror first, then one
-        PowerQuery per chunk for the rest."""
+    def read_students(self, numbers: set[str]) -> None:
+        """Students (DCID, date of birth, consents for this partner) not yet read in this batch."""
         missing = {n for n in numbers if n and n not in self.students}
         if missing:
-            for mirrored in self.ctx.state.mirror_rows("referrals"):
-                number = str(mirrored.row.get("student_number") or "")
-                if number in missing:
-                    self.students[number] = (mirrored.student_dcid, str(mirrored.row.get("dob") or ""))
-                    missing.discard(number)
-        if missing:
-            query = self.ctx.query("students")
-            for row in self.ctx.client.iter_query(query.name, {"student_numbers": sorted(missing)}):
-                self.students[str(row.get("student_number"))] = (str(row.get("student_dcid")),
-                                                                  str(row.get("dob") or ""))
+            found = read_students(self.ctx, missing, self.partner.id)
+            self.students.update({n: found.get(n) for n in missing})
 
 
 def _quarantined(row: InboundRow, reason: str, key: str = "") -> _Planned:
     return _Planned(row, "quarantined", key=key, reason=reason)
 
 
-def _consent_refusal(session: _BatchSession, student_dcid: str, category: str,
-                     dob: str | None = None) -> str:
-    """Why the policy refuses this inbound category for the student ("" if it accepts). With the
-    date of birth known (a referral row carries it), an adult needs their own consent."""
-    try:
-        student_dob = parse_ps_date(dob)
-    except ValueError:
-        student_dob = None
+def _consent_refusal(session: _BatchSession, consents: list[Consent], category: str, dob: str) -> str:
+    """Why the policy refuses this inbound category for the student ("" if it accepts), on the
+    consents read fresh in this batch. With the date of birth known, an adult needs their own
+    consent."""
     ctx, partner = session.ctx, session.partner
     decision = decide_inbound(partner_id=partner.id, mou=partner.mou, today=ctx.today, category=category,  # type: ignore[arg-type]
-                              consents=session.consents(student_dcid), student_dob=student_dob)
+                              consents=consents, student_dob=dob)
     return "" if decision.accepted else decision.reason
 
 
+def _referral_problem(session: _BatchSession, uid: str) -> str:
+    """Why a referral id on a partner row cannot be used ("" when exactly one row carries it)."""
+    snap = session.snapshots.get(uid)
+    if snap is None or not snap.rows:
+        if session.ctx.state.get("referrals", uid) is not None:
+            return "referral_id: no longer in PowerSchool (deleted on the page)"
+        return "referral_id: unknown referral"
+    if snap.duplicated:
+        return "referral_id: ambiguous: more than one referral row in PowerSchool has this id"
+    return ""
+
+
+def _dry_run_view(session: _BatchSession, fresh: dict[str, Any]) -> dict[str, Any]:
+    """The referral row the status machine starts from: PowerSchool's, except in a dry run,
+    whose own earlier updates (an earlier file of the same run) exist only in its private copy
+    of the state, so the dry run counts what the real run will."""
+    if not session.ctx.dry_run:
+        return fresh
+    mirrored = session.ctx.state.get("referrals", str(fresh.get("ssp_uid") or ""))
+    if mirrored is None or mirrored.ps_id != str(fresh.get("id")):
+        return fresh
+    return {**fresh, **mirrored.row}
+
+
 def _decide_status(session: _BatchSession, rows: list[InboundRow]) -> list[_Planned]:
-    ctx, partner, batch = session.ctx, session.partner, session.batch
-    out = []
+    ctx, batch = session.ctx, session.batch
+    parsed: list[tuple[InboundRow, StatusUpdate | None, str]] = []
     for row in rows:
         if row.problem:
-            out.append(_quarantined(row, row.problem))
+            parsed.append((row, None, row.problem))
             continue
         try:
-            update: StatusUpdate = session.mapping.parse_status_update(
-                row.values, batch.provenance(row), today=ctx.today)
+            parsed.append((row, session.mapping.parse_status_update(
+                row.values, batch.provenance(row), today=ctx.today), ""))
         except RecordError as exc:
-            out.append(_quarantined(row, exc.reason))
-            continue
-        out.append(_decide_one_status(session, row, update))
-    return out
+            parsed.append((row, None, exc.reason))
+    session.read_referrals({u.referral_id for _, u, _ in parsed if u is not None})
+    return [_quarantined(row, reason) if update is None else _decide_one_status(session, row, update)
+            for row, update, reason in parsed]
 
 
 def _decide_one_status(session: _BatchSession, row: InboundRow, update: StatusUpdate) -> _Planned:
     ctx, partner = session.ctx, session.partner
     key = f"status:{update.referral_id}"
-    found = session.referral(update.referral_id)
-    if found is None:
-        return _quarantined(row, "referral_id: unknown referral", key)
-    ps_id, current_row = found
+    problem = _referral_problem(session, update.referral_id)
+    if problem:
+        return _quarantined(row, problem, key)
+    snap = session.snapshots[update.referral_id]
+    fresh = snap.row
+    assert fresh is not None
+    ps_id = str(fresh["id"])
+    current_row = session.referrals.get(update.referral_id) or _dry_run_view(session, fresh)
     never_sent = str(current_row.get("status") or "new").strip().lower() == "new" and \
         not session.was_sent(update.referral_id)  # e.g. held for consent: the partner never had it
-    if current_row.get("partner_id") != partner.id or never_sent:
+    if str(fresh.get("partner_id") or "").strip() != partner.id or never_sent:
         return _quarantined(row, "referral_id: not a referral sent to this partner", key)
-    refusal = _consent_refusal(session, current_row["student_dcid"], "referral_status",
-                               current_row.get("dob"))
+    refusal = _consent_refusal(session, snap.consents_of(fresh), "referral_status", str(fresh.get("dob") or ""))
     if refusal:
         return _quarantined(row, f"consent: {refusal}", key)
     try:
@@ -235,12 +243,9 @@ def _decide_one_status(session: _BatchSession, row: InboundRow, update: StatusUp
     changes = outcome.state.changed_fields(current)
     new_row = {**current_row, **{k.lower(): v for k, v in changes.items()}}
     session.referrals[update.referral_id] = new_row
-    mirror_row = {k: v for k, v in new_row.items() if k not in ("ps_id", "partner_id", "student_dcid")}
-    mirror_row["partner_id"] = current_row.get("partner_id")
-    mirror_row["student_dcid"] = current_row.get("student_dcid")
     return _Planned(row, "applied", key=key, group=update.referral_id,
                     write=lambda: ctx.writer.update(REFERRALS_TABLE, ps_id, changes),
-                    mirror=("referrals", mirror_row))
+                    mirror=("referrals", new_row))
 
 
 def _decide_visit(session: _BatchSession, rows: list[InboundRow]) -> list[_Planned]:
@@ -255,7 +260,8 @@ def _decide_visit(session: _BatchSession, rows: list[InboundRow]) -> list[_Plann
             parsed.append((row, visit, ""))
         except RecordError as exc:
             parsed.append((row, None, exc.reason))
-    session.student_dcids({v.student_number for _, v, _ in parsed if v is not None})
+    session.read_students({v.student_number for _, v, _ in parsed if v is not None})
+    session.read_referrals({v.referral_id for _, v, _ in parsed if v is not None and v.referral_id})
     return [_quarantined(row, reason) if visit is None else _decide_one_visit(session, row, visit)
             for row, visit, reason in parsed]
 
@@ -265,16 +271,20 @@ def _decide_one_visit(session: _BatchSession, row: InboundRow, visit: PartnerVis
     key = f"visit:{visit.partner_visit_id}"
     if visit.partner_visit_id in session.visit_ids or ctx.state.find_visit(partner.id, visit.partner_visit_id):
         return _Planned(row, "duplicate", key=key)
-    dcid, dob = session.students.get(visit.student_number, ("", ""))
-    if not dcid:
+    student = session.students.get(visit.student_number)
+    if student is None or not student.student_dcid:
         return _quarantined(row, "student_number: no such student", key)
+    dcid = student.student_dcid
     if visit.referral_id:
-        found = session.referral(visit.referral_id)
-        if found is None:
-            return _quarantined(row, "referral_id: unknown referral", key)
-        if found[1].get("partner_id") != partner.id or found[1].get("student_dcid") != dcid:
+        problem = _referral_problem(session, visit.referral_id)
+        if problem:
+            return _quarantined(row, problem, key)
+        fresh = session.snapshots[visit.referral_id].row
+        assert fresh is not None
+        if str(fresh.get("partner_id") or "").strip() != partner.id or \
+                str(fresh.get("studentsdcid") or fresh.get("student_dcid") or "") != dcid:
             return _quarantined(row, "referral_id: not this partner's referral for this student", key)
-    refusal = _consent_refusal(session, dcid, "visit_summary", dob or None)
+    refusal = _consent_refusal(session, student.consents, "visit_summary", student.dob)
     if refusal:
         return _quarantined(row, f"consent: {refusal}", key)
     session.visit_ids.add(visit.partner_visit_id)

@@ -19,7 +19,9 @@ The referral itself needs `identity` and `referral`; each optional category (`en
 Signer authority (age computed on `today` from the date of birth):
   * 18 or over: only `eligible_student` authorises new outbound disclosures (34 CFR 99.3, 99.5:
     rights transfer to the student; a parent's consent signed before the 18th birthday no longer
-    does). Outbound with an unknown date of birth is held: eligibility cannot be decided.
+    does). Outbound with an unknown date of birth is held: eligibility cannot be decided, and so
+    is one with an impossible date of birth (unreadable, in the future, or before 1900: a typo
+    that would otherwise make an adult look like a minor, or give a negative age).
   * under 18, outbound: `parent_guardian` or `legal_representative` only. `minor_self` does NOT
     release school records: CGS 19a-14c lets a minor consent to outpatient mental-health
     *treatment* and controls what the *provider* discloses about it, but it gives the minor no
@@ -29,7 +31,8 @@ Signer authority (age computed on `today` from the date of birth):
     `parent_guardian`, `legal_representative`, `minor_self` (a minor who consented to their own
     treatment controls disclosure of it, so their consent is exactly what the partner needs); from
     18 only the student's own consent (`eligible_student`, or a `minor_self` consent, which the
-    student signed personally). With no date of birth known, inbound does not check age.
+    student signed personally). With no date of birth known (or an impossible one), inbound does
+    not check age.
 
 Several consents: among those that qualify, the latest-expiring, then latest-signed, is used. When
 none qualifies, the reason is the most informative one: "awaiting consent" only when the student
@@ -61,6 +64,8 @@ __all__ = [
     "revocations_due",
     "age_on",
     "parse_ps_date",
+    "student_age",
+    "consent_expires",
     "DIRECTIONS",
     "SIGNER_TYPES",
     "REQUIRED_OUTBOUND",
@@ -75,6 +80,7 @@ REQUIRED_OUTBOUND = ("identity", "referral")
 OPTIONAL_OUTBOUND = ("enrollment", "guardian_contact")
 INBOUND_CATEGORIES = ("referral_status", "visit_summary")
 AGE_OF_ELIGIBILITY = 18
+EARLIEST_BIRTH_YEAR = 1900
 
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]+Z?)?$")
 _US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -104,6 +110,25 @@ def parse_ps_date(value: str | None) -> dt.date | None:
 def age_on(dob: dt.date, day: dt.date) -> int:
     """Completed years on `day` (a 29 February birthday counts from 1 March in common years)."""
     return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
+DobInput = dt.date | str | None
+
+
+def student_age(dob: DobInput, today: dt.date) -> tuple[int | None, str]:
+    """(age on `today`, "") for a possible date of birth; (None, "missing") when there is none;
+    (None, "impossible") when it is unreadable, in the future or before 1900. `dob` may be the
+    PowerSchool text (YYYY-MM-DD) or a date."""
+    if isinstance(dob, str) or dob is None:
+        try:
+            dob = parse_ps_date(dob)
+        except ValueError:
+            return None, "impossible"
+    if dob is None:
+        return None, "missing"
+    if dob > today or dob.year < EARLIEST_BIRTH_YEAR:
+        return None, "impossible"
+    return age_on(dob, today), ""
 
 
 @dataclass(frozen=True)
@@ -203,6 +228,7 @@ class _Ask:
     today: dt.date
     age: int | None
     need: tuple[str, ...]
+    dob_problem: str = ""  # "missing" | "impossible" when age is None
 
 
 @dataclass(frozen=True)
@@ -251,6 +277,12 @@ def _authority(c: Consent, ask: _Ask) -> _Failure | None:
     if ask.age is None:
         if inbound:
             return None
+        if ask.dob_problem == "impossible":
+            return _Failure(
+                "student_dob_invalid",
+                "student date of birth is impossible (unreadable, in the future or before 1900): "
+                "correct it in PowerSchool",
+            )
         return _Failure(
             "student_dob_missing", "student date of birth unknown: cannot check who may consent"
         )
@@ -373,7 +405,7 @@ def decide_outbound(
     partner_id: str,
     mou: Mou | None,
     consents: Iterable[Consent],
-    student_dob: dt.date | None,
+    student_dob: DobInput,
     today: dt.date,
     required: tuple[str, ...] = REQUIRED_OUTBOUND,
     optional: tuple[str, ...] = OPTIONAL_OUTBOUND,
@@ -382,8 +414,10 @@ def decide_outbound(
     mou_failure = _mou_failure(mou, today, mou.to_partner if mou else (), required, "outbound")
     if mou_failure is not None:
         return OutboundDecision(False, mou_failure.reason, mou_failure.code, None, frozenset())
-    age = age_on(student_dob, today) if student_dob else None
-    consent, failure = _choose(consents, partner_id, _Ask("outbound", today, age, tuple(required)))
+    age, problem = student_age(student_dob, today)
+    consent, failure = _choose(
+        consents, partner_id, _Ask("outbound", today, age, tuple(required), problem)
+    )
     if consent is None:
         failure = failure or _Failure("awaiting_consent", "awaiting consent")
         return OutboundDecision(False, failure.reason, failure.code, None, frozenset())
@@ -399,19 +433,26 @@ def decide_inbound(
     consents: Iterable[Consent],
     category: Literal["referral_status", "visit_summary"],
     today: dt.date,
-    student_dob: dt.date | None = None,
+    student_dob: DobInput = None,
 ) -> InboundDecision:
     """May a `category` record from `partner_id` about this student be accepted today?"""
     need = (category,)
     mou_failure = _mou_failure(mou, today, mou.to_school if mou else (), need, "inbound")
     if mou_failure is not None:
         return InboundDecision(False, mou_failure.reason, mou_failure.code, None)
-    age = age_on(student_dob, today) if student_dob else None
-    consent, failure = _choose(consents, partner_id, _Ask("inbound", today, age, need))
+    age, problem = student_age(student_dob, today)
+    consent, failure = _choose(consents, partner_id, _Ask("inbound", today, age, need, problem))
     if consent is None:
         failure = failure or _Failure("no_consent", "no consent on file for this partner")
         return InboundDecision(False, failure.reason, failure.code, None)
     return InboundDecision(True, "", "", consent)
+
+
+def consent_expires(consent: Consent, mou: Mou | None) -> dt.date | None:
+    """The last day a disclosure under `consent` may be used: the consent's expiration or the
+    MOU's end, whichever comes first (the signed form says it ends with the MOU)."""
+    ends = [d for d in (consent.expiration_date, mou.expires if mou else None) if d is not None]
+    return min(ends) if ends else None
 
 
 @dataclass(frozen=True)

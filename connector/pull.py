@@ -5,6 +5,10 @@ lookback window, and mirrored into the state store together with the new waterma
 transaction, so the watermark never passes a row that is not durably mirrored. The mirror is the
 engine's work queue: later phases read it, not PowerSchool.
 
+The mirror is keyed by SSP_UID, so a referral SSP_UID read on a second row (a copy on the page, an
+import) is noted in `ctx.suspect_referrals`: the send phase reads it on a snapshot, which shows
+every row carrying it, and holds them all.
+
 The watermark is the newest WHENMODIFIED seen or, if later, a signpost: when the read started on
 the district's clock (metadata `district_timezone`) less `SIGNPOST_MARGIN`. A row this read did
 not see was committed after it started, so it cannot be older than the signpost minus the lookback
@@ -105,15 +109,27 @@ def _signpost(ctx: RunContext) -> str:
     return (dt.datetime.now(zone) - SIGNPOST_MARGIN).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _note_second_row(ctx: RunContext, known: dict[str, str], row: dict[str, Any]) -> None:
+    """An SSP_UID mirrored (or read just now) under another row ID may be on two rows."""
+    uid, ps_id = str(row.get("ssp_uid") or ""), str(row.get("id") or "")
+    if uid and known.get(uid, ps_id) != ps_id:
+        ctx.suspect_referrals.add(uid)
+    known[uid] = ps_id
+
+
 def pull_streams(ctx: RunContext) -> None:
     for kind, (area, table) in STREAMS.items():
         ctx.check_stop()
         query = ctx.query(area)
         since = since_for(ctx.state.get_watermark(kind), ctx.lookback)
         rows: list[dict[str, Any]] = []
+        known = ctx.state.mirror_ids(kind) if kind == "referrals" else {}
         newest = _signpost(ctx)  # taken before the read: only rows it may miss are newer
         for row in ctx.client.iter_query(query.name, {"since": since}):
-            rows.append(_complete_row(ctx, kind, table, row))
+            row = _complete_row(ctx, kind, table, row)
+            rows.append(row)
+            if kind == "referrals":
+                _note_second_row(ctx, known, row)
             newest = max(newest, str(row.get("whenmodified") or ""))
             if len(rows) % 500 == 0:
                 ctx.progress.update("powerschool", kind, len(rows))

@@ -95,6 +95,8 @@ class PowerSchoolTransport:
         self._executor: ThreadPoolExecutor | None = None
         self._metadata: dict[str, Any] | None = None
         self._page_size: int | None = None
+        self.page_size_from_metadata = False
+        """True once metadata said the page size (False: the documented default is a guess)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, client_id={self._client_id!r})"
@@ -132,7 +134,10 @@ class PowerSchoolTransport:
         """`/ws/v1/metadata` (fetched once per client; unwrapped from `{"metadata": ...}`)."""
         with self._meta_lock:
             if self._metadata is None:
-                response = self._call("GET", METADATA_PATH, refresh_on_401=False)
+                # a 401 is retried once with a fresh token like any call: a token that expired
+                # just then must not cost the run its page size (a read with a page size above
+                # the server's cap looks complete after the first, capped, page)
+                response = self._call("GET", METADATA_PATH)
                 body = self._json(response, f"GET {METADATA_PATH}")
                 inner = body.get("metadata", body) if isinstance(body, dict) else None
                 self._metadata = self._shape(as_dict, inner, f"GET {METADATA_PATH}")
@@ -168,6 +173,7 @@ class PowerSchoolTransport:
                 DEFAULT_PAGE_SIZE,
             )
             return DEFAULT_PAGE_SIZE
+        self.page_size_from_metadata = True
         return size
 
     def _page_size_for(self, requested: int | None) -> int:

@@ -6,8 +6,10 @@ runs the same SQL. Nothing here is listed twice by hand, so the plugin and the c
 drift apart: a field the connector touches but the plugin does not request is impossible.
 
 SQL is plain Oracle SQL with only `TO_CHAR`, `TO_DATE` and `NVL`, which the sandbox also
-implements on SQLite. Every query is incremental on the extension table's `WHENMODIFIED` and
-ordered by (WHENMODIFIED, ID) so pages are stable.
+implements on SQLite. The streams are incremental on the extension table's `WHENMODIFIED` and
+ordered by (WHENMODIFIED, ID) so pages are stable; the snapshot queries read, for a batch of
+referral SSP_UIDs or student numbers, everything a consent decision depends on (the referral rows,
+the student now, every consent for the partner), ordered by row ID so pages are stable.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "access_request",
     "STUDENT_IDENTITY",
     "TIMESTAMP_FORMAT",
+    "CONSENT_PREFIX",
 ]
 
 TIMESTAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
@@ -199,6 +202,95 @@ def _students_by_number(namespace: str) -> Query:
     )
 
 
+CONSENT_PREFIX = "consent_"
+"""Key prefix of the consent columns a snapshot query joins to each referral or student row."""
+
+
+def _consent_columns(cat: Catalogue) -> list[Column]:
+    """Every consent field a decision depends on, keyed `consent_<field>` (a LEFT JOIN: absent
+    when the student has no consent for the partner)."""
+    table = "U_SSP_CONSENTS"
+    cols = [Column(table, "ID", f"{CONSENT_PREFIX}id"),
+            Column(table, f"{cat.parent}DCID", f"{CONSENT_PREFIX}studentsdcid")]
+    for f in cat.table(table).fields:
+        if f.name in _NOT_READ[table] or not f.shared:
+            continue
+        kind = "date" if f.type in _DATE_TYPES else "text"
+        key = CONSENT_PREFIX + f.name.lower()
+        cols.append(Column(table, f.name, key, kind))  # type: ignore[arg-type]
+    return cols
+
+
+def _referral_snapshot(cat: Catalogue, namespace: str) -> Query:
+    """The referral rows (every row carrying one of the SSP_UIDs, so a duplicate shows), the
+    student as PowerSchool has it now, and every consent of that student for the referral's
+    partner: all an outbound decision or an inbound status update depends on, in one read."""
+    table, consents = "U_SSP_REFERRALS", "U_SSP_CONSENTS"
+    stream = _incremental_query(
+        cat, namespace, "referrals", table, identity=True, summary="", description=""
+    )
+    columns = [*stream.columns, *_consent_columns(cat)]
+    aliases = {table: "x", "STUDENTS": "s", "SCHOOLS": "sch", consents: "c"}
+    sql = (
+        f"SELECT\n  {_select(columns, aliases)}\nFROM {table} x\n"
+        "JOIN STUDENTS s ON s.DCID = x.STUDENTSDCID\n"
+        "LEFT JOIN SCHOOLS sch ON sch.SCHOOL_NUMBER = s.SCHOOLID\n"
+        "LEFT JOIN U_SSP_CONSENTS c\n"
+        "  ON c.STUDENTSDCID = x.STUDENTSDCID AND c.PARTNER_ID = x.PARTNER_ID\n"
+        "WHERE x.SSP_UID IN (:referral_uids)\n"
+        "ORDER BY x.ID, c.ID"
+    )
+    touches = {(c.table, c.field) for c in columns} | {
+        ("SCHOOLS", "SCHOOL_NUMBER"), ("STUDENTS", "DCID"), (table, "SSP_UID"),
+        (table, "PARTNER_ID"), (table, "STUDENTSDCID"), (consents, "STUDENTSDCID"),
+        (consents, "PARTNER_ID"),
+    }
+    return Query(
+        name=f"{namespace}.referrals.snapshot",
+        area="referral_snapshot",
+        summary="Referrals, students and consents now",
+        description="The referral rows with these SSP_UIDs, the student's identity, enrollment and "
+        "guardian fields as they are now, and each of the student's consents for the referral's "
+        "partner: what a disclosure is decided on, read just before it. NOTES are never read.",
+        args=(Arg("referral_uids", f"{table}.SSP_UID", "array", "referral SSP_UIDs to read"),),
+        columns=tuple(columns),
+        sql=sql,
+        touches=frozenset(touches),
+    )
+
+
+def _student_consent_snapshot(cat: Catalogue, namespace: str) -> Query:
+    """Students by number with their date of birth and every consent for one partner: what a
+    partner's visit rows are accepted on, read once per chunk of rows."""
+    consents = "U_SSP_CONSENTS"
+    columns = [Column("STUDENTS", "DCID", "student_dcid"),
+               Column("STUDENTS", "STUDENT_NUMBER", "student_number"),
+               Column("STUDENTS", "DOB", "dob", "date"), *_consent_columns(cat)]
+    sql = (
+        f"SELECT\n  {_select(columns, {'STUDENTS': 's', consents: 'c'})}\nFROM STUDENTS s\n"
+        "LEFT JOIN U_SSP_CONSENTS c ON c.STUDENTSDCID = s.DCID AND c.PARTNER_ID = :partner_id\n"
+        "WHERE s.STUDENT_NUMBER IN (:student_numbers)\n"
+        "ORDER BY s.STUDENT_NUMBER, c.ID"
+    )
+    touches = {(c.table, c.field) for c in columns}
+    touches |= {(consents, "STUDENTSDCID"), (consents, "PARTNER_ID")}
+    return Query(
+        name=f"{namespace}.students.consent_snapshot",
+        area="student_consent_snapshot",
+        summary="Students and their consents for a partner now",
+        description="Student DCIDs and dates of birth for student numbers, each with every consent "
+        "the student has for :partner_id, read just before a partner's rows are accepted.",
+        args=(
+            Arg("student_numbers", "STUDENTS.STUDENT_NUMBER", "array", "student numbers to look up"),
+            Arg("partner_id", f"{consents}.PARTNER_ID",
+                description="the partner whose consents to read"),
+        ),
+        columns=tuple(columns),
+        sql=sql,
+        touches=frozenset(touches),
+    )
+
+
 def connector_queries(cat: Catalogue, namespace: str) -> tuple[Query, ...]:
     """Every PowerQuery the connector calls, named under the district's `query_namespace`."""
     return (
@@ -219,6 +311,8 @@ def connector_queries(cat: Catalogue, namespace: str) -> tuple[Query, ...]:
             description="Support visits modified since :since (no staff names, no notes).",
         ),
         _students_by_number(namespace),
+        _referral_snapshot(cat, namespace),
+        _student_consent_snapshot(cat, namespace),
     )
 
 

@@ -7,6 +7,7 @@
             ...
         assert sb.rows("U_SSP_REFERRALS")[0]["STATUS"] == "accepted"
         sb.faults.script(["reset_after_write"])  # the next request is applied, then dropped
+        sb.on_request("POST", "referrals.snapshot", lambda: sb.update_row(...))  # staff, just then
 
 The database lives in memory unless `db_path` is given, in which case a new Sandbox on the same
 file resumes it (rows, credentials and tokens), as PowerSchool does after a restart.
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -104,6 +106,8 @@ class Sandbox:
             shaper=shaper,
             metadata=self._metadata,
         )
+        self._hooks: list[_Hook] = []
+        self._hooks_lock = threading.Lock()
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._log: list[LogEntry] = []
@@ -122,7 +126,7 @@ class Sandbox:
             return self
         self._server = SandboxServer(
             self.port,
-            self.api.handle,
+            self._handle,
             self.faults,
             latency_ms=self.latency_ms,
             expire=self.auth.expire,
@@ -306,12 +310,43 @@ class Sandbox:
         `keep_read=True` withdraws only write access (the field stays ViewOnly)."""
         self.grants.revoke(table, field, keep_read=keep_read)
 
+    def on_request(
+        self, method: str, path_contains: str, callback: Callable[[], object], *, times: int = 1
+    ) -> None:
+        """Run `callback` when a request with `method` whose path contains `path_contains`
+        arrives, before PowerSchool answers it (so the answer already reflects the change), for
+        the next `times` such requests: staff editing the page at exactly that moment."""
+        with self._hooks_lock:
+            self._hooks.append(_Hook(method.upper(), path_contains, callback, times))
+
+    def cancel_hooks(self) -> None:
+        """Forget every on_request callback that has not fired yet."""
+        with self._hooks_lock:
+            self._hooks.clear()
+
+    def pending_hooks(self) -> int:
+        """How many on_request callbacks have not fired yet (all their times)."""
+        with self._hooks_lock:
+            return sum(h.times for h in self._hooks)
+
     def set_latency(self, latency_ms: int) -> None:
         self.latency_ms = latency_ms
         if self._server is not None:
             self._server.latency_ms = latency_ms
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _handle(self, req: Any) -> Any:
+        due = []
+        with self._hooks_lock:
+            for hook in self._hooks:
+                if hook.times > 0 and hook.method == req.method and hook.path_contains in req.path:
+                    hook.times -= 1
+                    due.append(hook.callback)
+            self._hooks = [h for h in self._hooks if h.times > 0]
+        for callback in due:
+            callback()
+        return self.api.handle(req)
 
     def _record(self, entry: LogEntry) -> None:
         with self._log_lock:
@@ -355,6 +390,14 @@ class Sandbox:
         if oauth:
             meta["plugin_id"] = self._plugin_ids[oauth[-1]]
         return meta
+
+
+@dataclass
+class _Hook:
+    method: str
+    path_contains: str
+    callback: Callable[[], object]
+    times: int
 
 
 def _parents_first(tables: Iterable[Any], store: Store) -> list[Any]:

@@ -37,8 +37,10 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from connector.mapping import InboundKind, OutboundKind, PartnerMapping
 from connector.records import Provenance
+from foundation.errors import RunError
 
 __all__ = [
+    "PublishRefused",
     "InboundKind",
     "OutboundKind",
     "InboundRow",
@@ -47,6 +49,11 @@ __all__ = [
     "INBOUND_KINDS",
     "OUTBOUND_KINDS",
 ]
+
+class PublishRefused(RunError):
+    """The partner refused an outbound file or POST outright (HTTP 4xx other than 408/429): it
+    certainly holds nothing of it, so the write-ahead plan and its disclosures are withdrawn."""
+
 
 INBOUND_KINDS: tuple[InboundKind, ...] = ("status_update", "visit")
 OUTBOUND_KINDS: tuple[OutboundKind, ...] = ("referrals", "revocations")

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connector.feeds.base import InboundKind, InboundRow, OutboundKind
+from connector.feeds.base import InboundKind, InboundRow, OutboundKind, PublishRefused
 from connector.feeds.files import PartnerFiles, QuarantineBook
 from connector.feeds.safety import require_run_id
 from connector.mapping import PartnerMapping
@@ -212,13 +212,19 @@ class HttpFeed:
             ) from None
 
     def _check(self, response: requests.Response, url: str, method: str) -> None:
-        if response.status_code in (401, 403):  # never retried: a token does not heal by waiting
+        status = response.status_code
+        if status in (401, 403):  # never retried: a token does not heal by waiting
             raise RunError(
                 f"partner '{self.partner_id}' API {endpoint_name(method, url)} refused the API "
-                f"token (HTTP {response.status_code}): check the token in the variable named by "
+                f"token (HTTP {status}): check the token in the variable named by "
                 f"partners[{self.partner_id}].feed.token_env with the partner"
             )
-        if not 200 <= response.status_code < 300:
+        if method == "POST" and 400 <= status < 500 and status not in (408, 429):
+            raise PublishRefused(
+                f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
+                f"HTTP {status}: the items were refused"
+            )
+        if not 200 <= status < 300:
             raise RunError(
                 f"partner '{self.partner_id}' API {endpoint_name(method, url)} answered "
                 f"HTTP {response.status_code}"

@@ -23,26 +23,29 @@ the effect it records:
                 watermark commit together, so the watermark never passes rows not yet mirrored.
                 The mirror is the durable work queue (e.g. `pending_referrals()`), so work found
                 in one run and not finished is picked up by the next without re-reading.
-* outbound      a two-phase protocol per outbox file, the record ids keyed by (partner, kind,
-                record id), file names deterministic (`referrals_<run_id>.csv`):
-                  1. `plan_outbound(...)`      intent, BEFORE writing the file (state `planned`);
-                  2. write temp file, fsync, atomic rename into the outbox;
-                  3. `mark_written(partner, file, disclosures=...)` AFTER the rename; the local
-                     99.32 entries are added in the same transaction (state `written`);
+* outbound      a write-ahead protocol per outbox file, the record ids keyed by (partner, kind,
+                record id), file names deterministic (`referrals_<run_id>.csv`, or the HTTP
+                feed's Idempotency-Key `<run_id>-referrals`):
+                  1. `plan_publishing(..., disclosures=...)` BEFORE the file can be seen or the
+                     POST is made: the records (state `publishing`, with the rows to write) and
+                     the local 99.32 entries in one transaction. From here on they count as
+                     disclosed;
+                  2. write temp file, fsync, atomic rename into the outbox (or POST);
+                  3. `mark_written(partner, file)` AFTER the rename (state `written`);
                   4. write PowerSchool (STATUS=sent, LAST_SENT, the disclosure rows), then
                      `mark_recorded(...)` (state `recorded`).
-                On the next run, before planning anything, `reconcile_outbound(partner, exists)`
-                settles files left `planned` by a crash: a file found in the outbox or archive was
-                written (mark it written, with its disclosures); a missing one never was (discard
-                the plan, the records are planned again). `plan_outbound` refuses while a partner
-                has unsettled plans. Records `written` but not `recorded` still need step 4, which
-                is idempotent (PUT of the same values). A record already written or recorded is
-                never planned again, so it is never written to the outbox twice. The feed should
-                copy the file to its archive right AFTER the rename (never before: an archived
-                file that never reached the outbox would count as sent), so a file the partner
-                has already collected is still found; the one window left, a crash between the
-                rename and that copy while the partner collects the file, resends the record
-                (same referral_id) rather than losing it.
+                On the next run, before planning anything, `reconcile_outbound(partner, exists,
+                republish=...)` settles what a crash left: a `publishing` file is never
+                discarded (the partner may have collected it): found, it is marked written; not
+                found, `republish` writes it again under the same name (same rows) and it is
+                marked written. A partner that refused it outright (HTTP 4xx) holds nothing:
+                `withdraw_publishing` forgets the plan and its unpushed entries. Revocation
+                notices use the older two-phase form (`plan_outbound`, state `planned`): a
+                planned file found was written; a missing one never was (the plan is discarded
+                and planned again). `plan_outbound`/`plan_publishing` refuse while a partner has
+                unsettled plans. Records `written` but not `recorded` still need step 4, which
+                is idempotent (PUT of the same values). A record already in the ledger is never
+                planned again, so it is never written to the outbox twice by a new plan.
 * disclosures   `add_disclosure` is idempotent on SSP_UID (derive it deterministically).
                 Pushing to PowerSchool: `begin_push(uid)`, POST, `mark_pushed(uid, ps_id)`. An
                 entry with `push_started` but not `pushed` may or may not exist in PowerSchool:

@@ -70,6 +70,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sha256 TEXT NOT NULL, noticed_at TEXT NOT NULL, run_id TEXT NOT NULL,
             PRIMARY KEY (partner_id, file_name, sha256))""",
     ),
+    (  # 4: write-ahead disclosure: a record is `publishing` before its file can be seen
+        """CREATE TABLE outbound_v4 (partner_id TEXT NOT NULL, kind TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('planned', 'publishing', 'written', 'recorded')),
+            file_name TEXT NOT NULL, run_id TEXT NOT NULL, planned_at TEXT NOT NULL,
+            written_at TEXT, recorded_at TEXT, detail_json TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (partner_id, kind, record_id))""",
+        """INSERT INTO outbound_v4 (partner_id, kind, record_id, content_hash, state, file_name,
+            run_id, planned_at, written_at, recorded_at, detail_json)
+            SELECT partner_id, kind, record_id, content_hash, state, file_name, run_id,
+            planned_at, written_at, recorded_at, detail_json FROM outbound""",
+        "DROP TABLE outbound",
+        "ALTER TABLE outbound_v4 RENAME TO outbound",
+        "CREATE INDEX outbound_file ON outbound (partner_id, file_name, state)",
+    ),
 )
 """Forward migrations: entry N-1 takes the schema from version N-1 to N. Only ever append."""
 

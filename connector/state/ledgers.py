@@ -95,6 +95,28 @@ class Disclosures(Database):
         with self._tx() as db:
             db.execute("UPDATE disclosures SET push_started = 1 WHERE ssp_uid = ?", (ssp_uid,))
 
+    def begin_pushes(self, ssp_uids: Iterable[str]) -> None:
+        """`begin_push` for many entries in one transaction (before their concurrent POSTs)."""
+        uids = list(ssp_uids)
+        if not uids:
+            return
+        with self._tx() as db:
+            db.executemany("UPDATE disclosures SET push_started = 1 WHERE ssp_uid = ?",
+                           [(u,) for u in uids])
+
+    def mark_pushed_all(self, pushed: Iterable[tuple[str, str]]) -> None:
+        """`mark_pushed` for many (SSP_UID, PowerSchool id) pairs in one transaction."""
+        items = list(pushed)
+        if not items:
+            return
+        with self._tx() as db:
+            for ssp_uid, ps_id in items:
+                cur = db.execute(
+                    "UPDATE disclosures SET push_started = 1, pushed = 1, ps_id = ? "
+                    "WHERE ssp_uid = ?", (str(ps_id), ssp_uid))
+                if cur.rowcount != 1:
+                    raise RunError(f"no local disclosure {ssp_uid}")
+
     def mark_pushed(self, ssp_uid: str, ps_id: str) -> None:
         """The U_SSP_DISCLOSURES row exists in PowerSchool with id `ps_id`."""
         with self._tx() as db:
@@ -158,7 +180,7 @@ class OutboundLedger(Disclosures):
         with self._tx() as db:
             stale = db.execute(
                 "SELECT DISTINCT file_name FROM outbound "
-                "WHERE partner_id = ? AND state = 'planned' AND file_name != ?",
+                "WHERE partner_id = ? AND state IN ('planned', 'publishing') AND file_name != ?",
                 (partner_id, file_name),
             ).fetchall()
             if stale:
@@ -182,15 +204,62 @@ class OutboundLedger(Disclosures):
                 planned.append(record_id)
         return PlanResult(tuple(planned), already)
 
+    def plan_publishing(
+        self,
+        partner_id: str,
+        kind: str,
+        items: Iterable[tuple[str, str, str]],
+        *,
+        file_name: str,
+        run_id: str,
+        disclosures: Iterable[Disclosure],
+    ) -> PlanResult:
+        """Write-ahead: record `items` ((record id, content hash, detail json with the rows)) as
+        `publishing` into `file_name`, and the local disclosure entries, in one transaction.
+
+        Call BEFORE the file becomes visible or the POST is made. From here on the records
+        count as disclosed: `reconcile_outbound` never discards a publishing plan, it writes the
+        file again from the detail if the file is not found.
+        """
+        planned: list[str] = []
+        already: dict[str, OutboundEntry] = {}
+        with self._tx() as db:
+            stale = db.execute(
+                "SELECT DISTINCT file_name FROM outbound "
+                "WHERE partner_id = ? AND state IN ('planned', 'publishing') AND file_name != ?",
+                (partner_id, file_name),
+            ).fetchall()
+            if stale:
+                raise RunError(
+                    f"partner {partner_id}: outbound file {stale[0][0]} is still planned: "
+                    "reconcile first"
+                )
+            for record_id, digest, detail in items:
+                old = self.get_outbound(partner_id, kind, record_id)
+                if old is not None:
+                    already[record_id] = old
+                    continue
+                db.execute(
+                    "INSERT INTO outbound (partner_id, kind, record_id, content_hash, state, "
+                    "file_name, run_id, planned_at, detail_json) "
+                    "VALUES (?, ?, ?, ?, 'publishing', ?, ?, ?, ?)",
+                    (partner_id, kind, record_id, digest, file_name, run_id, self._now(), detail),
+                )
+                planned.append(record_id)
+            for disclosure in disclosures:
+                self._insert_disclosure(db, disclosure)
+        return PlanResult(tuple(planned), already)
+
     def mark_written(
         self, partner_id: str, file_name: str, *, disclosures: Iterable[Disclosure] = ()
     ) -> int:
         """The file is in the outbox (after the atomic rename): its records become `written`,
-        and the local disclosure entries are added in the same transaction. Returns the count."""
+        and the local disclosure entries are added in the same transaction (a `publishing`
+        plan has them already). Returns the count."""
         with self._tx() as db:
             count = db.execute(
                 "UPDATE outbound SET state = 'written', written_at = ? "
-                "WHERE partner_id = ? AND file_name = ? AND state = 'planned'",
+                "WHERE partner_id = ? AND file_name = ? AND state IN ('planned', 'publishing')",
                 (self._now(), partner_id, file_name),
             ).rowcount
             for disclosure in disclosures:
@@ -209,10 +278,31 @@ class OutboundLedger(Disclosures):
                 for rid in record_ids
             )
 
-    def planned_files(self, partner_id: str) -> dict[str, list[OutboundEntry]]:
-        """Files whose write was planned but never confirmed (a crash), with their records."""
+    def withdraw_publishing(
+        self, partner_id: str, file_name: str, disclosure_uids: Iterable[str]
+    ) -> int:
+        """The partner refused `file_name` outright (it holds nothing of it): forget the
+        publishing plan and its local disclosure entries not yet pushed, in one transaction, so
+        the records are decided again next run."""
+        with self._tx() as db:
+            count = db.execute(
+                "DELETE FROM outbound WHERE partner_id = ? AND file_name = ? "
+                "AND state = 'publishing'",
+                (partner_id, file_name),
+            ).rowcount
+            db.executemany(
+                "DELETE FROM disclosures WHERE ssp_uid = ? AND push_started = 0",
+                [(uid,) for uid in disclosure_uids],
+            )
+        return count
+
+    def planned_files(
+        self, partner_id: str, state: str = "planned"
+    ) -> dict[str, list[OutboundEntry]]:
+        """Files whose write was planned (or, state `publishing`, begun) but never confirmed
+        (a crash), with their records."""
         files: dict[str, list[OutboundEntry]] = {}
-        for entry in self.outbound_entries(partner_id, state="planned"):
+        for entry in self.outbound_entries(partner_id, state=state):
             files.setdefault(entry.file_name, []).append(entry)
         return files
 
@@ -230,10 +320,24 @@ class OutboundLedger(Disclosures):
         partner_id: str,
         file_exists: Callable[[str], bool],
         disclosures_for: Callable[[list[OutboundEntry]], Iterable[Disclosure]] = lambda entries: (),
+        *,
+        republish: Callable[[str, list[OutboundEntry]], object] | None = None,
     ) -> tuple[list[str], list[str]]:
-        """Settle plans left by a crash: (files found and marked written, files discarded)."""
+        """Settle plans left by a crash: (files found or written again and marked written,
+        files discarded).
+
+        A `publishing` plan may be in the partner's hands (the partner may have collected the
+        file, or got the POST, before the crash): it is never discarded. If its file is not
+        found, `republish(file_name, entries)` writes it again (same name, same rows)."""
         written: list[str] = []
         discarded: list[str] = []
+        for file_name, entries in sorted(self.planned_files(partner_id, "publishing").items()):
+            if not file_exists(file_name):
+                if republish is None:
+                    raise RunError(f"partner {partner_id}: {file_name} must be written again")
+                republish(file_name, entries)
+            self.mark_written(partner_id, file_name)
+            written.append(file_name)
         for file_name, entries in sorted(self.planned_files(partner_id).items()):
             if file_exists(file_name):
                 self.mark_written(partner_id, file_name, disclosures=disclosures_for(entries))

@@ -96,7 +96,9 @@ class OutboundEntry:
     planned_at: str
     written_at: str | None
     recorded_at: str | None
-    detail_json: str = ""  # engine-defined detail saved at plan time (e.g. the disclosure to record)
+    # engine-defined detail saved at plan time (the disclosure to record, the rows to write
+    # again after a crash): personal data, so never in a repr
+    detail_json: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

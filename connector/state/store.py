@@ -225,6 +225,13 @@ class StateStore(OutboundLedger, InboundLedger):
             args.append(partner_id)
         return self._mirror_rows(" AND ".join(where), args)
 
+    def mirror_ids(self, kind: str) -> dict[str, str]:
+        """SSP_UID -> PowerSchool row ID of every mirrored row of a kind."""
+        rows = self._db.execute(
+            "SELECT ssp_uid, ps_id FROM mirrors WHERE kind = ?", (kind,)
+        ).fetchall()
+        return {str(uid): str(ps_id) for uid, ps_id in rows}
+
     def pending_referrals(self, partner_id: str | None = None) -> list[MirrorRow]:
         """Referrals with STATUS new and a partner: to be sent, or held again with a reason."""
         if partner_id is None:

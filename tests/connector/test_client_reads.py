@@ -146,8 +146,19 @@ def test_metadata_refused_falls_back_to_100_and_logs_once(rsps, caplog, status):
     rsps.add(responses.GET, METADATA_URL, status=status)
     with make_client() as ps:
         assert ps.max_page_size() == 100 and ps.max_page_size() == 100
-    assert len(calls_to(rsps, METADATA_URL)) == 1 and len(calls_to(rsps, TOKEN_URL)) == 1
+        assert not ps.page_size_from_metadata
+    # a 401 is retried once with a fresh token, like every call; 403 and 404 are final
+    tries = 2 if status == 401 else 1
+    assert len(calls_to(rsps, METADATA_URL)) == tries and len(calls_to(rsps, TOKEN_URL)) == tries
     assert caplog.text.count("using page size 100") == 1
+
+
+def test_metadata_401_from_a_token_that_just_expired_keeps_the_page_size(rsps):
+    add_token(rsps)
+    rsps.add(responses.GET, METADATA_URL, status=401)
+    add_metadata(rsps, page_size="25")
+    with make_client() as ps:
+        assert ps.max_page_size() == 25 and ps.page_size_from_metadata
 
 
 @pytest.mark.parametrize(
@@ -294,3 +305,35 @@ def test_base_url_path_prefix_is_kept(rsps):
     with PowerSchoolClient(BASE + "/ps/", CREDS) as ps:
         assert ps.base_url == BASE + "/ps"
         assert ps.table_count(TABLE) == 1
+
+
+def test_query_batch_costs_one_request_when_its_rows_fit_a_page(rsps):
+    add_token(rsps)
+    add_metadata(rsps, page_size=10)
+    table = PagedTable(9)
+    table.install(rsps, QUERY_URL, "POST", as_query=True)
+    with make_client() as ps:
+        assert len(ps.query_batch(QUERY, {"uids": ["a"]})) == 9
+    assert table.pages_served == [1] and calls_to(rsps, QUERY_URL + "/count") == []
+
+
+def test_query_batch_reads_on_while_pages_come_back_full(rsps):
+    add_token(rsps)
+    add_metadata(rsps, page_size=4)
+    table = PagedTable(8)
+    table.install(rsps, QUERY_URL, "POST", as_query=True)
+    with make_client() as ps:
+        assert len(ps.query_batch(QUERY, {"uids": ["a"]})) == 8
+    assert table.pages_served == [1, 2, 3]
+
+
+def test_query_batch_with_a_guessed_page_size_reads_until_an_empty_page(rsps):
+    """Metadata refused: the server may cap pages below the default 100, so a short page does
+    not prove the end (a referral beyond it would look deleted)."""
+    add_token(rsps)
+    rsps.add(responses.GET, METADATA_URL, status=403)
+    table = PagedTable(30, max_page=25)
+    table.install(rsps, QUERY_URL, "POST", as_query=True)
+    with make_client() as ps:
+        assert len(ps.query_batch(QUERY, {"uids": ["a"]})) == 30
+    assert table.pages_served == [1, 2, 3]

@@ -14,6 +14,7 @@ from hostile.corpus import TODAY
 from hostile.drive import drive
 from responses import matchers
 
+from connector.feeds.base import PublishRefused
 from connector.feeds.factory import open_feed
 from connector.feeds.http_feed import HttpFeed
 from connector.mapping import load_mapping
@@ -246,9 +247,19 @@ def test_post_carries_notice_items_and_idempotency_key_and_is_receipted(tmp_path
 def test_refused_post_is_a_run_error_and_not_receipted(tmp_path: Path) -> None:
     responses.post(f"{BASE}/revocations", status=400)
     feed = make_feed(tmp_path)
-    with pytest.raises(RunError, match="POST /ssp/v1/revocations answered HTTP 400"):
+    with pytest.raises(RunError, match="POST /ssp/v1/revocations answered HTTP 400") as caught:
         feed.write_outbound("revocations", RUN, [])
+    assert isinstance(caught.value, PublishRefused)  # certainly not stored: the plan is withdrawn
     assert not feed.outbound_exists(f"{RUN}-revocations")
+
+
+@responses.activate
+def test_a_post_failing_with_a_server_error_is_not_taken_as_refused(tmp_path: Path) -> None:
+    responses.post(f"{BASE}/referrals", status=500)
+    feed = make_feed(tmp_path)  # retried, then given up
+    with pytest.raises(RunError) as caught:
+        feed.write_outbound("referrals", RUN, [])
+    assert not isinstance(caught.value, PublishRefused)  # it may have been stored: keep the plan
 
 
 def test_plain_http_is_refused_except_on_loopback(tmp_path: Path) -> None:

@@ -10,10 +10,12 @@ import pytest
 from connector.policy import (
     Consent,
     age_on,
+    consent_expires,
     decide_inbound,
     decide_outbound,
     parse_ps_date,
     revocations_due,
+    student_age,
 )
 from foundation.config import Mou
 from foundation.errors import RecordError
@@ -442,3 +444,46 @@ def test_dates_accept_powerschool_forms():
     assert parse_ps_date("") is None and parse_ps_date(None) is None
     with pytest.raises(ValueError):
         parse_ps_date("01-09-2026")
+
+
+# ---------------------------------------------------------------- impossible dates of birth (issue 10)
+
+
+@pytest.mark.parametrize(
+    "dob",
+    [TODAY + dt.timedelta(days=1), dt.date(2040, 1, 1), dt.date(1899, 12, 31), "1850-01-01",
+     "2012-02-30", "not a date", "2012-13-01"],
+)
+def test_an_impossible_date_of_birth_holds_the_referral_instead_of_counting_as_a_minor(dob):
+    decision = out(consent(), dob=dob)  # type: ignore[arg-type]
+    assert (decision.allowed, decision.reason_code) == (False, "student_dob_invalid")
+    assert "impossible" in decision.reason
+
+
+def test_a_date_of_birth_given_as_powerschool_text_is_read():
+    assert out(consent(), dob="2012-03-04").allowed  # type: ignore[arg-type]
+    assert out(consent(), dob="").reason_code == "student_dob_missing"  # type: ignore[arg-type]
+
+
+def test_student_age_says_why_it_cannot_tell():
+    assert student_age(dt.date(1900, 1, 1), TODAY) == (126, "")
+    assert student_age(None, TODAY) == (None, "missing")
+    assert student_age(TODAY + dt.timedelta(days=1), TODAY) == (None, "impossible")
+    assert student_age("03/04/2012", TODAY) == (14, "")
+
+
+def test_inbound_treats_an_impossible_date_of_birth_like_an_unknown_one():
+    assert inbound(consent(), dob=TODAY + dt.timedelta(days=3)).accepted
+    assert inbound(consent(signer_type="eligible_student"), dob=dt.date(1850, 1, 1)).accepted
+
+
+@pytest.mark.parametrize(
+    ("expiration", "mou_end", "expected"),
+    [
+        (dt.date(2027, 6, 30), dt.date(2027, 7, 31), dt.date(2027, 6, 30)),
+        (dt.date(2028, 6, 30), dt.date(2027, 7, 31), dt.date(2027, 7, 31)),
+        (dt.date(2027, 7, 31), dt.date(2027, 7, 31), dt.date(2027, 7, 31)),
+    ],
+)
+def test_consent_expires_is_the_earlier_of_the_consent_and_the_mou(expiration, mou_end, expected):
+    assert consent_expires(consent(expiration_date=expiration), mou(expires=mou_end)) == expected

@@ -50,7 +50,7 @@ def oracle_may_send(
         return False
     if not consent_valid_on(c, today) or not sent <= c.data_categories:
         return False
-    if dob is None:
+    if dob is None or not possible(dob, today):  # eligibility cannot be decided: held
         return False
     if today >= eighteenth_birthday(dob):
         return c.signer_type == "eligible_student"
@@ -66,7 +66,7 @@ def oracle_may_receive(
         return False
     if not consent_valid_on(c, today) or category not in c.data_categories:
         return False
-    if dob is None:
+    if dob is None or not possible(dob, today):  # inbound does not check an unknown age
         return True
     if today >= eighteenth_birthday(dob):
         return c.signer_type in ("eligible_student", "minor_self")
@@ -124,8 +124,17 @@ DOB = mostly(
         ),
         st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2016, 1, 1)),
     ),
-    st.none(),
+    st.one_of(  # no date of birth, or an impossible one (a typo: future, before 1900)
+        st.none(),
+        st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2040, 1, 1)),
+        st.dates(min_value=dt.date(1800, 1, 1), max_value=dt.date(1899, 12, 31)),
+    ),
 )
+
+
+def possible(dob: dt.date | None, today: dt.date) -> bool:
+    """A date of birth the rules can use: known, not in the future, not before 1900."""
+    return dob is not None and dob.year >= 1900 and dob <= today
 DAY = st.one_of(
     st.just(TODAY),
     st.sampled_from((dt.date(2026, 2, 28), dt.date(2026, 3, 1), dt.date(2028, 2, 29))),

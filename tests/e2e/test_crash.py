@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import TIMEZONE, Workspace, all_comparable_rows, reset_logging
+from e2e_helpers import TIMEZONE, Workspace, all_comparable_rows, read_csv, reset_logging
 
 from connector.cli import run_sync
 from connector.client import PowerSchoolClient
@@ -38,11 +38,12 @@ from ssp.demo_scenario import revoke_one_consent
 STATE_EFFECTS = (
     "upsert_mirror",
     "plan_outbound",
+    "plan_publishing",
     "mark_written",
     "mark_recorded",
     "discard_planned",
-    "begin_push",
-    "mark_pushed",
+    "begin_pushes",
+    "mark_pushed_all",
     "begin_inbound_file",
     "record_inbound_rows",
     "finish_inbound_file",
@@ -309,4 +310,101 @@ def test_crash_at_every_effect_boundary_then_rerun_loses_and_duplicates_nothing(
 ) -> None:
     replay, calls = clean
     problems = harness.crash_points(replay, list(range(len(calls))))
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- write-ahead publishing (issue 10)
+
+PUBLISHING_FIRST, PUBLISHING_LAST = "StateStore.plan_publishing", "StateStore.mark_pushed_all"
+
+
+def _publishing_scenario(ws: Workspace) -> list[str]:
+    """Three consented referrals for cgc, one for bhcare; returns their ids."""
+    uids = []
+    for n, partner in enumerate(("cgc", "cgc", "cgc", "bhcare")):
+        student = ws.minor(n)
+        uid = f"ref-pub-{n}"
+        ws.add_referral(student["DCID"], uid, partner=partner)
+        ws.add_consent(student["DCID"], f"con-pub-{n}", partner=partner)
+        uids.append(uid)
+    return uids
+
+
+def _collect(ws: Workspace, into: Path) -> None:
+    """The partner collects (moves away) every referrals file in its outbox."""
+    into.mkdir(exist_ok=True)
+    for partner in ("cgc", "bhcare"):
+        for path in ws.outbox(partner).glob("*.csv"):
+            path.rename(into / f"{partner}-{path.name}")
+
+
+def _referral_ids(rows: list[dict[str, str]]) -> list[str]:
+    return [row.get("referral_id") or row.get("ClientRefNo") or "" for row in rows]
+
+
+def _every_outbox_row_disclosed_once(ws: Workspace, collected: Path) -> list[str]:
+    """Problems: a referral row in any outbox file (still there or collected) without exactly one
+    disclosure in U_SSP_DISCLOSURES and one local entry, pushed, with the referral marked sent."""
+    ids: set[str] = set()
+    for partner in ("cgc", "bhcare"):
+        ids.update(_referral_ids(ws.outbox_rows(partner)))
+    for path in collected.glob("*referrals*.csv"):
+        ids.update(_referral_ids(read_csv(path)))
+    powerschool = Counter(r["REFERRAL_UID"] for r in ws.sandbox.rows("U_SSP_DISCLOSURES"))
+    local = Counter(d["referral_uid"] for d in ws.state_rows("disclosures") if d["pushed"])
+    problems = []
+    for uid in sorted(ids):
+        if powerschool[uid] != 1 or local[uid] != 1:
+            problems.append(f"{uid}: {powerschool[uid]} PowerSchool, {local[uid]} local disclosures")
+        if ws.referral(uid)["STATUS"] != "sent":
+            problems.append(f"{uid}: STATUS {ws.referral(uid)['STATUS']}")
+    return problems
+
+
+def test_kill_at_every_point_of_publishing_then_rerun_records_each_outbox_row_once(
+    harness: Harness,
+) -> None:
+    """Case 4 of issue 10: a crash anywhere from the write-ahead plan to the last disclosure
+    POST, the partner collecting the file at once, a parent revoking the first consent before
+    the rerun: every referral row the partner may have has exactly one disclosure, in
+    PowerSchool and locally; the revoked referral is not written again after the revocation,
+    and, if it may be in the partner's hands, the revocation notice reaches the partner."""
+    counter = Injector()
+    with _workspace(harness.tmp_path / "count-pub", harness.zips, harness.today, harness.capsys) as ws:
+        _publishing_scenario(ws)
+        with harness.monkeypatch.context() as patched:
+            counter.install(patched)
+            run_sync(ws.config, credentials=ws.credentials)
+    first = counter.calls.index(PUBLISHING_FIRST)
+    last = len(counter.calls) - 1 - counter.calls[::-1].index(PUBLISHING_LAST)
+    labels = set(counter.calls[first:last + 1])
+    assert {"csv_feed.atomic_write", "PartnerFiles.write_receipt", "StateStore.mark_written",
+            "PowerSchoolClient.update", "PowerSchoolClient.insert"} <= labels, labels
+    problems = []
+    for n in range(first, last + 1):
+        injector = Injector(crash_at=n)
+        root = harness.tmp_path / f"pub-{n}"
+        with _workspace(root, harness.zips, harness.today, harness.capsys) as ws:
+            uids = _publishing_scenario(ws)
+            with harness.monkeypatch.context() as patched:
+                injector.install(patched)
+                with contextlib.suppress(InjectedCrash):
+                    run_sync(ws.config, credentials=ws.credentials)
+            assert injector.fired, f"crash point {n} never reached"
+            _collect(ws, root / "collected")
+            consent = next(r for r in ws.sandbox.rows("U_SSP_CONSENTS") if r["SSP_UID"] == "con-pub-0")
+            ws.sandbox.update_row("U_SSP_CONSENTS", consent["ID"], {"REVOKED_DATE": ws.today.isoformat()})
+            assert run_sync(ws.config, credentials=ws.credentials).status == "ok"
+            fired = injector.fired
+            problems += [f"{fired}: {p}" for p in _every_outbox_row_disclosed_once(ws, root / "collected")]
+            if uids[0] in _referral_ids(ws.outbox_rows("cgc")):
+                problems.append(f"{fired}: written again after its consent was revoked")
+            disclosed = {r["REFERRAL_UID"] for r in ws.sandbox.rows("U_SSP_DISCLOSURES")}
+            if not set(uids[1:]) <= disclosed:
+                problems.append(f"{fired}: disclosed only {sorted(disclosed)}")
+            notices = _referral_ids(ws.outbox_rows("cgc", "revocations_"))
+            if notices != ([uids[0]] if uids[0] in disclosed else []):
+                problems.append(f"{fired}: revocation notices {notices}, disclosed {sorted(disclosed)}")
+            if uids[0] not in disclosed and ws.referral(uids[0])["STATUS_REASON"] != "consent revoked":
+                problems.append(f"{fired}: {uids[0]} neither disclosed nor held")
     assert not problems, "\n".join(problems)
