@@ -175,34 +175,8 @@ class OutboundLedger(Disclosures):
         Call BEFORE writing the file. Records already in the ledger are returned in `already` and
         must not be written again. Refuses while older plans of this partner are unsettled.
         """
-        planned: list[str] = []
-        already: dict[str, OutboundEntry] = {}
         with self._tx() as db:
-            stale = db.execute(
-                "SELECT DISTINCT file_name FROM outbound "
-                "WHERE partner_id = ? AND state IN ('planned', 'publishing') AND file_name != ?",
-                (partner_id, file_name),
-            ).fetchall()
-            if stale:
-                raise RunError(
-                    f"partner {partner_id}: outbound file {stale[0][0]} is still planned: "
-                    "reconcile first"
-                )
-            for item in items:
-                record_id, digest = item[0], item[1]
-                detail = item[2] if len(item) > 2 else ""  # type: ignore[misc]
-                old = self.get_outbound(partner_id, kind, record_id)
-                if old is not None:
-                    already[record_id] = old
-                    continue
-                db.execute(
-                    "INSERT INTO outbound (partner_id, kind, record_id, content_hash, state, "
-                    "file_name, run_id, planned_at, detail_json) "
-                    "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?)",
-                    (partner_id, kind, record_id, digest, file_name, run_id, self._now(), detail),
-                )
-                planned.append(record_id)
-        return PlanResult(tuple(planned), already)
+            return self._plan(db, partner_id, kind, items, file_name, run_id, state="planned")
 
     def plan_publishing(
         self,
@@ -221,33 +195,50 @@ class OutboundLedger(Disclosures):
         count as disclosed: `reconcile_outbound` never discards a publishing plan, it writes the
         file again from the detail if the file is not found.
         """
-        planned: list[str] = []
-        already: dict[str, OutboundEntry] = {}
         with self._tx() as db:
-            stale = db.execute(
-                "SELECT DISTINCT file_name FROM outbound "
-                "WHERE partner_id = ? AND state IN ('planned', 'publishing') AND file_name != ?",
-                (partner_id, file_name),
-            ).fetchall()
-            if stale:
-                raise RunError(
-                    f"partner {partner_id}: outbound file {stale[0][0]} is still planned: "
-                    "reconcile first"
-                )
-            for record_id, digest, detail in items:
-                old = self.get_outbound(partner_id, kind, record_id)
-                if old is not None:
-                    already[record_id] = old
-                    continue
-                db.execute(
-                    "INSERT INTO outbound (partner_id, kind, record_id, content_hash, state, "
-                    "file_name, run_id, planned_at, detail_json) "
-                    "VALUES (?, ?, ?, ?, 'publishing', ?, ?, ?, ?)",
-                    (partner_id, kind, record_id, digest, file_name, run_id, self._now(), detail),
-                )
-                planned.append(record_id)
+            result = self._plan(db, partner_id, kind, items, file_name, run_id, state="publishing")
             for disclosure in disclosures:
                 self._insert_disclosure(db, disclosure)
+        return result
+
+    def _plan(
+        self,
+        db: sqlite3.Connection,
+        partner_id: str,
+        kind: str,
+        items: Iterable[tuple[str, ...]],
+        file_name: str,
+        run_id: str,
+        *,
+        state: str,
+    ) -> PlanResult:
+        """Insert the ledger entries of a plan (`planned` or `publishing`) inside the caller's
+        transaction; refuse while an older plan of this partner is unsettled."""
+        stale = db.execute(
+            "SELECT DISTINCT file_name FROM outbound "
+            "WHERE partner_id = ? AND state IN ('planned', 'publishing') AND file_name != ?",
+            (partner_id, file_name),
+        ).fetchall()
+        if stale:
+            raise RunError(
+                f"partner {partner_id}: outbound file {stale[0][0]} is still planned: "
+                "reconcile first"
+            )
+        planned: list[str] = []
+        already: dict[str, OutboundEntry] = {}
+        for item in items:
+            record_id, digest = item[0], item[1]
+            detail = item[2] if len(item) > 2 else ""
+            old = self.get_outbound(partner_id, kind, record_id)
+            if old is not None:
+                already[record_id] = old
+                continue
+            db.execute(
+                "INSERT INTO outbound (partner_id, kind, record_id, content_hash, state, "
+                "file_name, run_id, planned_at, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (partner_id, kind, record_id, digest, state, file_name, run_id, self._now(), detail),
+            )
+            planned.append(record_id)
         return PlanResult(tuple(planned), already)
 
     def mark_written(

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from connector.fhir.codes import REFERRAL_TASK_STATUSES
 from connector.status import (
     FHIR_TASK_STATUS,
     PARTNER_STATUSES,
@@ -216,18 +217,7 @@ def test_fhir_task_status_mapping_follows_spec():
         FHIR_TASK_STATUS["unable_to_contact"] == "failed"
         and FHIR_TASK_STATUS["cancelled"] == "cancelled"
     )
-    referral_task_codes = {
-        "draft",
-        "requested",
-        "accepted",
-        "rejected",
-        "cancelled",
-        "in-progress",
-        "on-hold",
-        "failed",
-        "completed",
-        "entered-in-error",
-    }
+    referral_task_codes = REFERRAL_TASK_STATUSES  # the SDOHCC referral Task status value set
     assert (
         set(FHIR_TASK_STATUS) == set(STATUSES)
         and set(FHIR_TASK_STATUS.values()) <= referral_task_codes

@@ -98,12 +98,15 @@ def test_changed_since_arguments_declare_no_column_as_shipped_connector_plugins_
     The student-number array keeps its key column, like shipped plugins' numeric key args."""
     root = etree.fromstring(named_queries_xml(connector_queries(catalogue, "org.d.ssp")))
     args = {
-        q.get("name").split(".")[3]: [(a.get("name"), a.get("column")) for a in q.find("args")]
+        ".".join(q.get("name").split(".")[3:]): [
+            (a.get("name"), a.get("column")) for a in q.find("args")
+        ]
         for q in root
     }
     for area in ("referrals", "consents", "visits"):
-        assert args[area] == [("since", None)]
-    assert args["students"] == [("student_numbers", "STUDENTS.STUDENT_NUMBER")]
+        assert args[f"{area}.changed_since"] == [("since", None)]
+    assert args["students.dcid_by_number"] == [("student_numbers", "STUDENTS.STUDENT_NUMBER")]
+    assert args["referrals.snapshot"] == [("referral_uids", "U_SSP_REFERRALS.SSP_UID")]
     for q in root:
         if q.find("args/arg").get("name") == "since":
             assert "TO_DATE(:since, 'YYYY-MM-DD HH24:MI:SS')" in q.findtext("sql")
