@@ -14,19 +14,17 @@ time to the exit and the error line.
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from benchlib import median, report, section, timed
 
 from foundation.config import demo_config_text
+from sandbox.tls import self_signed_server
 
 DEMO_URL = 'base_url = "http://127.0.0.1:8765"'
 
@@ -34,21 +32,6 @@ DEMO_URL = 'base_url = "http://127.0.0.1:8765"'
 def _ssp() -> list[str]:
     script = Path(sys.executable).parent / "ssp"
     return [str(script)] if script.exists() else [sys.executable, "-m", "ssp"]
-
-
-def _tls_server(folder: Path) -> tuple[http.server.HTTPServer, str]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"https://127.0.0.1:{server.server_address[1]}"
 
 
 def _measure(base_url: str, folder: Path, runs: int) -> tuple[list[float], str]:
@@ -81,7 +64,7 @@ def main() -> None:
     section("time to the error when PowerSchool cannot be reached (ssp sync run, fresh process)")
     with tempfile.TemporaryDirectory(prefix="ssp-bench-unreachable-") as tmp:
         root = Path(tmp)
-        server, tls_url = _tls_server(root)
+        server, tls_url = self_signed_server(root)
         try:
             cases = {
                 "refused": "http://127.0.0.1:1",

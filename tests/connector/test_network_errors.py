@@ -7,12 +7,8 @@ error) are in bench/bench_unreachable.py; here: the words, and how many attempts
 
 from __future__ import annotations
 
-import http.server
 import shutil
 import socket
-import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +23,7 @@ from connector.mapping import load_mapping
 from connector.retry import RetryPolicy, UnreachableError, network_failure, send
 from foundation.config import Credentials
 from foundation.errors import PowerSchoolError, RunError
+from sandbox.tls import self_signed_server
 
 CREDENTIALS = Credentials("plugin-id", SecretStr("plugin-secret-0123"))
 
@@ -43,20 +40,8 @@ def tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """https://127.0.0.1:<port> served with a self-signed certificate (made with openssl)."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a self-signed certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server, url = self_signed_server(tmp_path_factory.mktemp("tls"))
+    yield url
     server.shutdown()
     server.server_close()
 
