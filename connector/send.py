@@ -85,18 +85,29 @@ def _republisher(ctx: RunContext, feed: Feed, partner: Partner) -> Callable[[str
         kind = entries[0].kind
         allowed = _still_allowed(ctx, feed, partner, [d["referral_uid"] for d in details]) \
             if kind == "referrals" else None
-        rows = [d["row"] for d in details if "row" in d and (allowed is None or d["referral_uid"] in allowed)]
+        kept = [d for d in details if "row" in d and (allowed is None or d["referral_uid"] in allowed)]
+        rows = [d["row"] for d in kept]
         log.warning("outbound file of a crashed run written again", extra={
             "partner": partner.id, "file": file_name, "rows": len(rows), "left_out": len(details) - len(rows)})
         if rows:
             try:
-                feed.write_outbound(kind, entries[0].run_id, rows)  # type: ignore[arg-type]
+                _write(feed, kind, entries[0].run_id, rows, kept)
             except PublishRefused:
                 ctx.state.withdraw_publishing(partner.id, file_name, [
                     d.ssp_uid for d in _disclosures_of(ctx, partner.id, entries)])
                 raise
 
     return republish
+
+
+def _write(feed: Feed, kind: str, run_id: str, rows: list[dict[str, str]],
+           details: list[dict[str, Any]]) -> None:
+    """Write the rows; a feed that builds its records from the plan (FHIR: the consent facts of
+    the Consent resource) also gets each row's stored detail, so a republish rebuilds the same."""
+    if getattr(feed, "takes_details", False):
+        feed.write_outbound(kind, run_id, rows, details=details)  # type: ignore[arg-type]
+    else:
+        feed.write_outbound(kind, run_id, rows)  # type: ignore[arg-type]
 
 
 def _still_allowed(ctx: RunContext, feed: Feed, partner: Partner, uids: list[str]) -> set[str]:
@@ -222,9 +233,25 @@ def _evaluate(ctx: RunContext, feed: Feed, partner: Partner, row: dict[str, Any]
         "sent_on": ctx.today.isoformat(),
         "categories": sorted(decision.categories), "consent_uid": consent.ssp_uid,
         "purpose": consent.purpose or REFERRAL_PURPOSE, "run_id": ctx.run_id,
+        # what the partner's record of the release needs (a FHIR Consent); no names, no document
+        "consent": {
+            "consent_id": consent.ssp_uid, "signer_type": consent.signer_type,
+            "signed": _day(consent.signed_date or consent.starts()),
+            "effective": _day(consent.starts()), "expires": ends.isoformat() if ends else "",
+            "direction": consent.direction, "categories": sorted(consent.data_categories),
+            "form_version": consent.form_version,
+        },
     }
+    check = getattr(feed, "referral_problem", None)
+    problem = check(partner_row, detail) if check is not None else ""
+    if problem:  # e.g. not a valid FHIR Bundle: held with the reason, nothing disclosed
+        return _Verdict(f"cannot be written in the partner's format: {problem}"[:200], "partner_format")
     return _Verdict(record_id=f"{uid}:{record_hash(outbound.as_row())[:16]}", partner_row=partner_row,
                     detail=detail)
+
+
+def _day(day: Any) -> str:
+    return day.isoformat() if day else ""
 
 
 def _mirrored_consents(ctx: RunContext, partner: Partner) -> dict[str, list[Consent]]:
@@ -384,7 +411,7 @@ def send_referrals(ctx: RunContext, feed: Feed, partner: Partner) -> None:
     ctx.state.plan_publishing(partner.id, "referrals", items, file_name=name, run_id=ctx.run_id,
                               disclosures=disclosures)
     try:
-        feed.write_outbound("referrals", ctx.run_id, [row for _, row, _ in fresh])
+        _write(feed, "referrals", ctx.run_id, [row for _, row, _ in fresh], [d for _, _, d in fresh])
     except PublishRefused:  # the partner holds nothing of it: decided again next run
         ctx.state.withdraw_publishing(partner.id, name, [d.ssp_uid for d in disclosures])
         raise
