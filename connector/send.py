@@ -236,8 +236,8 @@ def _evaluate(ctx: RunContext, feed: Feed, partner: Partner, row: dict[str, Any]
         # what the partner's record of the release needs (a FHIR Consent); no names, no document
         "consent": {
             "consent_id": consent.ssp_uid, "signer_type": consent.signer_type,
-            "signed": _day(consent.signed_date or consent.starts()),
-            "effective": _day(consent.starts()), "expires": ends.isoformat() if ends else "",
+            "signed": _day(consent.signed_date or consent.starts),
+            "effective": _day(consent.starts), "expires": ends.isoformat() if ends else "",
             "direction": consent.direction, "categories": sorted(consent.data_categories),
             "form_version": consent.form_version,
         },
