@@ -55,7 +55,8 @@ from connector.records import Provenance
 from foundation.errors import ConfigError, RecordError, RunError
 from foundation.logs import SHOWN_BY_PROGRESS
 
-__all__ = ["FhirFeed", "FhirBatch", "RESOURCE_COLUMN", "consent_facts_detail", "parties_for"]
+__all__ = ["FhirFeed", "FhirBatch", "RESOURCE_COLUMN", "parties_for",
+           "require_canonical"]
 
 log = logging.getLogger("ssp.feeds.fhir")
 RESOURCE_COLUMN = "fhir_resource"
@@ -66,16 +67,7 @@ _CANONICAL_INBOUND = {
     "visit": SECTION_COLUMNS["visit"],
 }
 _PAGE_SIZE = "100"
-
-
-def consent_facts_detail(
-    *, consent_id: str, signed: str, effective: str, expires: str, signer_type: str,
-    direction: str, categories: Sequence[str], form_version: str,
-) -> dict[str, Any]:
-    """The consent facts a FHIR Consent needs, as stored in the write-ahead plan's detail."""
-    return {"consent_id": consent_id, "signed": signed, "effective": effective,
-            "expires": expires, "signer_type": signer_type, "direction": direction,
-            "categories": list(categories), "form_version": form_version}
+_CREATED = ("Organization", "Patient", "Consent", "ServiceRequest", "Task")
 
 
 class FhirBatch:
@@ -123,7 +115,7 @@ class FhirFeed:
         max_workers: int = 4,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
-        _require_canonical(mapping, partner_id)
+        require_canonical(mapping, partner_id)
         self.partner_id = partner_id
         self.mapping = mapping
         self.client = client
@@ -366,6 +358,49 @@ class FhirFeed:
             return response.data if isinstance(response.data, dict) else None
         return None
 
+    # ------------------------------------------------------------------ ssp check
+    def probe(self) -> dict[str, Any]:
+        """What `ssp check` reports: reachable (GET metadata), FHIR 4.0.1, transactions and
+        conditional create for every resource we create, the token accepted (a Task search)."""
+        report: dict[str, Any] = {"base_url": self.client.base_url, "reachable": False,
+                                  "fhir_version": "", "conditional_create": False,
+                                  "authenticated": False}
+        problems: list[str] = []
+        try:
+            meta = self.client.request("GET", "metadata", authenticated=False)
+        except RunError as exc:
+            report["problem"] = str(exc)
+            return report
+        statement = meta.data if isinstance(meta.data, dict) else {}
+        if not meta.ok or statement.get("resourceType") != "CapabilityStatement":
+            report["problem"] = (f"partner '{self.partner_id}': GET {self.client.base_url}/metadata "
+                                 f"answered HTTP {meta.status} without a CapabilityStatement")
+            return report
+        report["reachable"] = True
+        report["fhir_version"] = str(statement.get("fhirVersion") or "")
+        if report["fhir_version"] != "4.0.1":
+            problems.append(f"the server speaks FHIR {report['fhir_version'] or '(no version)'}, "
+                            "not 4.0.1 (R4)")
+        rest = next((r for r in statement.get("rest") or [] if r.get("mode") == "server"), {})
+        if not any(i.get("code") == "transaction" for i in rest.get("interaction") or []):
+            problems.append("the server does not say it accepts transaction Bundles")
+        creates = {r.get("type") for r in rest.get("resource") or [] if r.get("conditionalCreate")}
+        missing = [k for k in _CREATED if k not in creates]
+        report["conditional_create"] = not missing
+        if missing:
+            problems.append(f"no conditional create for {', '.join(missing)}: a Bundle sent again "
+                            "after a crash could duplicate them")
+        try:
+            answer = self.client.request("GET", "Task", params={"_count": "1"})
+            report["authenticated"] = answer.ok
+            if not answer.ok:
+                problems.append(f"GET Task answered HTTP {answer.status}")
+        except RunError as exc:
+            problems.append(str(exc).removeprefix(f"partner '{self.partner_id}' "))
+        if problems:
+            report["problem"] = f"partner {self.partner_id}: FHIR server: " + "; ".join(problems)
+        return report
+
     def close(self) -> None:
         self._quarantine.close_all()
 
@@ -388,7 +423,7 @@ def _short(data: Any) -> str:
     return ""
 
 
-def _require_canonical(mapping: PartnerMapping, partner_id: str) -> None:
+def require_canonical(mapping: PartnerMapping, partner_id: str) -> None:
     """A FHIR feed builds resources from canonical rows: the mapping must not rename outbound
     columns, translate outbound codes or write dates other than YYYY-MM-DD."""
     key = f"partners[{partner_id}].mapping"

@@ -245,3 +245,43 @@ def test_every_bundle_sent_fills_the_sdohcc_must_support_elements(
             assert kinds["Consent"].get(element), element
         assert all(e["request"]["ifNoneExist"].startswith("identifier=") for e in bundle["entry"])
     assert dt.date.fromisoformat(sent[0]["entry"][-1]["resource"]["authoredOn"])
+
+
+def test_ssp_check_reports_the_fhir_server_its_version_conditional_create_and_the_token(
+    ws: Workspace, partner: FhirPartner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok = ws.ssp("check")
+    assert ok.code == 0, ok.stdout
+    cgc = ok.json["partners"]["cgc"]
+    assert cgc["ok"] and cgc["reachable"] and cgc["authenticated"] and cgc["conditional_create"]
+    assert cgc["fhir_version"] == "4.0.1"
+    assert "bhcare" not in ok.json["partners"]  # csv folders are not probed
+
+    monkeypatch.setenv("CGC_FHIR_TOKEN", "not-the-partners-token")
+    refused = ws.ssp("check")
+    assert refused.code == 1
+    assert refused.json["partners"]["cgc"]["authenticated"] is False
+    assert any("refused the token (HTTP 401)" in line and "token_env" in line
+               for line in refused.json["missing"]), refused.json["missing"]
+
+
+def test_a_referral_that_cannot_make_a_valid_bundle_is_held_with_the_reason_and_not_disclosed(
+    ws: Workspace, partner: FhirPartner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connector.feeds.fhir_feed as fhir_feed
+
+    _referral(ws, "ref-bad")
+    real = fhir_feed.bundle_problems
+    broken = [True]
+    monkeypatch.setattr(fhir_feed, "bundle_problems", lambda bundle: (
+        ["Task.owner is required by the profile and missing"] if broken[0] else real(bundle)))
+    summary = ws.sync()
+    assert summary["partners"]["cgc"]["referrals_sent"] == 0
+    row = ws.referral("ref-bad")
+    assert row["STATUS"] == "new"
+    assert row["STATUS_REASON"] == ("cannot be written in the partner's format: Task.owner is "
+                                    "required by the profile and missing")
+    assert partner.resources("Task") == [] and _disclosures(ws, "ref-bad") == (0, 0)
+    broken[0] = False
+    ws.sync()  # the Bundle is valid again: sent, the hold reason cleared
+    assert ws.referral("ref-bad")["STATUS"] == "sent" and len(_tasks(partner, "ref-bad")) == 1
