@@ -208,9 +208,11 @@ class _Verdict:
 
 
 def _evaluate(ctx: RunContext, feed: Feed, partner: Partner, row: dict[str, Any],
-              consents: list[Consent]) -> _Verdict:
+              consents: list[Consent], *, check_format: bool = True) -> _Verdict:
     """Decide one referral row on the student data and consents given (pure but for the
-    partner mapping): the outbound row with only the allowed categories, or why not."""
+    partner mapping): the outbound row with only the allowed categories, or why not.
+    `check_format`: also ask the feed whether it can write the record (a FHIR Bundle validated);
+    skipped when the mirror only picks candidates, the snapshot's decision checks it."""
     decision = decide_outbound(partner_id=partner.id, mou=partner.mou, today=ctx.today,
                                student_dob=str(row.get("dob") or ""), consents=consents)
     if not decision.allowed:
@@ -242,7 +244,7 @@ def _evaluate(ctx: RunContext, feed: Feed, partner: Partner, row: dict[str, Any]
             "form_version": consent.form_version,
         },
     }
-    check = getattr(feed, "referral_problem", None)
+    check = getattr(feed, "referral_problem", None) if check_format else None
     problem = check(partner_row, detail) if check is not None else ""
     if problem:  # e.g. not a valid FHIR Bundle: held with the reason, nothing disclosed
         return _Verdict(f"cannot be written in the partner's format: {problem}"[:200], "partner_format")
@@ -283,7 +285,8 @@ def _candidates(ctx: RunContext, feed: Feed, partner: Partner) -> dict[str, str]
     consents = _mirrored_consents(ctx, partner)
     found: dict[str, str] = {}
     for mirrored in ctx.state.pending_referrals(partner.id):
-        verdict = _evaluate(ctx, feed, partner, mirrored.row, consents.get(mirrored.student_dcid, []))
+        verdict = _evaluate(ctx, feed, partner, mirrored.row, consents.get(mirrored.student_dcid, []),
+                            check_format=False)
         if not _unchanged_hold(ctx, partner, mirrored.row, verdict):
             found[mirrored.ssp_uid] = mirrored.student_dcid
         elif verdict.send:  # still held as the record already sent (counted as before)
