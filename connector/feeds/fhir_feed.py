@@ -148,7 +148,8 @@ class FhirFeed:
 
     def _skip_set(self, kind: str) -> tuple[str, set[str]]:
         entry = self._cursors().get(kind) or {}
-        return str(entry.get("since") or ""), set(entry.get("seen") or []) | set(entry.get("ours") or [])
+        ours = {key for _, key in entry.get("ours") or []}
+        return str(entry.get("since") or ""), set(entry.get("seen") or []) | ours
 
     # ------------------------------------------------------------------ inbound
     def inbound(self, kind: InboundKind, *, since: str | None = None) -> Iterator[FhirBatch]:
@@ -214,7 +215,9 @@ class FhirFeed:
             since = newest
         else:
             seen = set(entry.get("seen") or []) | {k for s, k in batch.versions if s == since}
-        entry.update(since=since, seen=sorted(seen))
+        # versions we wrote ourselves that the `ge` search can no longer return are forgotten
+        ours = [[stamp, key] for stamp, key in entry.get("ours") or [] if stamp >= since]
+        entry.update(since=since, seen=sorted(seen), ours=ours)
         data[batch.kind] = entry
         self._save_cursors(data)
 
@@ -304,21 +307,21 @@ class FhirFeed:
     # ------------------------------------------------------------------ revocations
     def _send_revocations(self, rows: list[dict[str, str]]) -> str:
         """Consent inactive, Task cancelled, ServiceRequest revoked, for each revoked referral."""
-        ours: list[str] = []
+        ours: list[list[str]] = []
         results = run_bounded([lambda r=r: self._revoke(r) for r in rows], self.max_workers)
         for written, exc in results:
             if exc is not None:
                 raise exc
-            ours.extend(written or [])
-        if ours:
+            ours.extend([stamp, key] for stamp, key in written or [])
+        if ours:  # our own Task versions: never read back as the partner's status update
             data = self._cursors()
             entry = dict(data.get("status_update") or {})
-            entry["ours"] = sorted(set(entry.get("ours") or []) | set(ours))[-5000:]
+            entry["ours"] = [*(entry.get("ours") or []), *ours]
             data["status_update"] = entry
             self._save_cursors(data)
         return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
-    def _revoke(self, row: Mapping[str, str]) -> list[str]:
+    def _revoke(self, row: Mapping[str, str]) -> list[tuple[str, str]]:
         referral, consent_id = row.get("referral_id", ""), row.get("consent_id", "")
         revoked = (row.get("revoked_date") or "")[:10] or dt.date.today().isoformat()
         written = []
@@ -327,8 +330,9 @@ class FhirFeed:
                          lambda c: None if c.get("status") == "inactive" else revoked_consent(c, revoked))
         task = self._update("Task", f"{self.systems.referral_id}|{referral}",
                             lambda t: None if t.get("status") in TERMINAL_TASK_STATUSES else cancelled_task(t))
-        if task is not None:
-            written.append(_version_key(task)[1])
+        version = _version_key(task)
+        if version is not None:
+            written.append(version)
         self._update("ServiceRequest", f"{self.systems.referral_id}|{referral}",
                      lambda s: revoked_service_request(s)
                      if s.get("status") in ("draft", "active", "on-hold") else None)

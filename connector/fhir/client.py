@@ -235,9 +235,11 @@ class FhirClient:
                 self._cache[key] = None
                 return None
             raise
+        if response.status >= 500:
+            raise self.fail(response, "GET", key.split("/")[0])
+        # a 4xx (gone, not allowed, a malformed reference): the resource that refers to it is
+        # quarantined for naming nothing of ours; the run goes on
         found = response.data if response.ok and isinstance(response.data, dict) else None
-        if response.status not in (200, 404, 410) and not response.ok:
-            raise self.fail(response, "GET", key)
         self._cache[key] = found
         return found
 
