@@ -400,7 +400,7 @@ class FhirFeed:
             if not answer.ok:
                 problems.append(f"GET Task answered HTTP {answer.status}")
         except RunError as exc:
-            problems.append(str(exc).removeprefix(f"partner '{self.partner_id}' "))
+            problems.append(str(exc).removeprefix(f"partner '{self.partner_id}' FHIR server "))
         if problems:
             report["problem"] = f"partner {self.partner_id}: FHIR server: " + "; ".join(problems)
         return report

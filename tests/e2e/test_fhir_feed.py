@@ -285,3 +285,18 @@ def test_a_referral_that_cannot_make_a_valid_bundle_is_held_with_the_reason_and_
     broken[0] = False
     ws.sync()  # the Bundle is valid again: sent, the hold reason cleared
     assert ws.referral("ref-bad")["STATUS"] == "sent" and len(_tasks(partner, "ref-bad")) == 1
+
+
+def test_a_dry_run_posts_nothing_and_leaves_the_cursor_where_it_was(
+    ws: Workspace, partner: FhirPartner
+) -> None:
+    _referral(ws, "ref-dry")
+    ws.sync()
+    partner.accept("ref-dry")
+    partner.requests.clear()
+    dry = ws.sync("--dry-run")
+    assert dry["partners"]["cgc"]["status_updates_applied"] == 1
+    assert {method for method, _, _ in partner.requests} == {"GET"}
+    assert ws.referral("ref-dry")["STATUS"] == "sent"
+    ws.sync()
+    assert ws.referral("ref-dry")["STATUS"] == "accepted"
