@@ -198,18 +198,28 @@ def test_hostile_resources_are_quarantined_with_the_reason_and_the_run_goes_on(
     _hostile(partner, {**base, "status": "accepted",
                        "identifier": [{"system": REFERRAL_ID, "value": "ref-bh"}]})
     _hostile(partner, {**base, "status": "accepted", "lastModified": "2026-13-45"})
+    _hostile(partner, {**base, "status": "accepted", "businessStatus": {"coding": [
+        {"system": f"{DISTRICT_BASE}/CodeSystem/referral-business-status", "code": "teleported"}]}})
+    _hostile(partner, {**base, "status": "accepted", "identifier": [],
+                       "focus": {"reference": "ServiceRequest/999"}})
     _hostile(partner, {"resourceType": "Procedure", "status": "completed", "subject": task["for"],
                        "code": {"text": "x"}, "performedDateTime": "yesterday"}, kind="Procedure")
     partner.accept("ref-ok")
     summary = ws.sync()
     stats = summary["partners"]["cgc"]
     assert ws.referral("ref-ok")["STATUS"] == "accepted"  # the good Task still applied
-    assert stats["quarantined"] == 5, stats
+    assert stats["quarantined"] == 7, stats
     rows = ws.quarantined("cgc")
-    reasons = " | ".join(r["reason"] for r in rows)
-    assert "expected a Task, got 'Patient'" in reasons
-    assert "teleported" in reasons
-    assert "not a referral sent to this partner" in reasons
+    assert sorted(r["reason"] for r in rows) == sorted([
+        "expected a Task, got 'Patient'",
+        "Task.status 'teleported' is not in the referral status value set",
+        "referral_id: not a referral sent to this partner",  # another partner's referral
+        "invalid Task at lastModified: Value error, DateTime value string does not match spec regex.",
+        "Task.businessStatus 'teleported' is not one we agreed",
+        "the Task names no referral of ours (identifier or focus ServiceRequest)",
+        "invalid Procedure at performedDateTime: Value error, DateTime value string does not match "
+        "spec regex.",
+    ])
     assert all(r["fhir_resource"].startswith("{") for r in rows)  # the raw JSON is kept
     assert ws.sync()["partners"]["cgc"]["quarantined"] == 0  # quarantined once, not every run
 
