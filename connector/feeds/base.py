@@ -25,7 +25,10 @@ Two refinements of the first sketch, both so that the engine stays in charge of 
   header itself is unreadable, so the quarantine shows what the file looked like.
 - `quarantine()` takes the row's `extra` fields (beyond the header) so nothing is lost.
 - `write_outbound(..., details=)`: each row's write-ahead plan detail, in row order (the consent
-  facts a FHIR Consent resource needs); file and JSON feeds ignore it.
+  facts a FHIR Consent resource needs); file and JSON feeds ignore it. The engine passes it to a
+  feed that sets `takes_details = True`. A feed may also offer `referral_problem(row, detail)`:
+  the reason it cannot write a referral ("" when it can), asked when the referral is decided, so
+  the engine holds it with that reason before anything is planned or disclosed.
 
 Archive a batch only once every row is applied or quarantined: the archive never deletes, but a
 csv file that left the inbox is not read again. Rows are streamed; to stay within the memory
