@@ -203,3 +203,21 @@ def test_a_next_link_to_another_server_is_refused(tmp_path: Path) -> None:
         feed = feed_for(base, tmp_path)
         with pytest.raises(RunError, match="outside its base URL"):
             list(feed.inbound("status_update"))
+
+
+def test_open_feed_reads_the_oauth_client_credentials_from_the_environment(tmp_path: Path) -> None:
+    from connector.feeds.factory import open_feed
+
+    text = _config(
+        'feed = { kind = "fhir", base_url = "https://fhir.partner.example/r4", '
+        'token_url = "https://auth.partner.example/token", client_id_env = "CGC_ID", '
+        'client_secret_env = "CGC_SECRET", identifier_base = "https://sis.bridgeport.example/fhir" }')
+    config = parse_config_text(text, source="ssp.toml", base_dir=tmp_path)
+    partner = config.partner("cgc")
+    with pytest.raises(ConfigError, match="partners\\[cgc\\].feed.client_secret_env: environment "
+                                          "variable CGC_SECRET is not set"):
+        open_feed(partner, config, env={"CGC_ID": "district"})
+    feed = open_feed(partner, config, env={"CGC_ID": "district", "CGC_SECRET": "s3cret"})
+    assert isinstance(feed, FhirFeed)
+    assert feed.systems.referral_id == "https://sis.bridgeport.example/fhir/sid/referral-id"
+    assert "s3cret" not in repr(feed) and "s3cret" not in repr(feed.client)
