@@ -27,6 +27,7 @@ BENCHES = {
     "inbound": ("bench_inbound.py", ["--quick"]),
     "nochange": ("bench_nochange.py", ["--referrals", "2000", "--visits", "1000"]),
     "send": ("bench_send.py", []),
+    "fhir": ("bench_fhir.py", ["--referrals", "200"]),
     "csv": ("bench_csv.py", ["--sizes", "20000,50000,100000", "--repeat", "1"]),
     "cli": ("bench_cli.py", ["--runs", "3"]),
     "unreachable": ("bench_unreachable.py", ["--runs", "3"]),

@@ -16,6 +16,9 @@ check fails (exit 1) rather than report guesses.
 Partners on an `sftp` feed are checked too (`partners` in the report): the server is reachable,
 its host key matches known_hosts, the key is accepted, and the inbox and outbox can be listed
 and written (a `.ssp-check-<uuid>.tmp` file, which partners skip, is written and removed).
+Partners on a `fhir` feed: GET [base]/metadata answers a CapabilityStatement for FHIR 4.0.1 with
+transactions and conditional create for every resource the connector creates, and a Task search
+accepts the token.
 """
 
 from __future__ import annotations
@@ -251,24 +254,30 @@ def _query_lines(report: dict[str, Any], queries: list[Query]) -> list[str]:
 def check_partner_feeds(
     config: SSPConfig, env: Mapping[str, str] = os.environ
 ) -> tuple[dict[str, Any], list[str]]:
-    """Each sftp partner's server, probed; and one plain sentence per problem."""
+    """Each sftp or fhir partner's server, probed; and one plain sentence per problem."""
     from connector.feeds import open_feed
 
     report: dict[str, Any] = {}
     lines: list[str] = []
     for partner in config.partners:
-        if partner.feed.kind != "sftp":
+        kind = partner.feed.kind
+        if kind not in ("sftp", "fhir"):
             continue
         try:
             feed = open_feed(partner, config, env=env)
-        except ConfigError as exc:  # key or known_hosts: say so beside everything else
-            report[partner.id] = {"kind": "sftp", "ok": False, "problem": str(exc)}
+        except ConfigError as exc:  # key, known_hosts or token: say so beside everything else
+            report[partner.id] = {"kind": kind, "ok": False, "problem": str(exc)}
             lines.append(f"partner {partner.id}: {exc}")
             continue
         try:
-            probe = feed.probe()  # type: ignore[attr-defined]
+            probe = feed.probe()  # type: ignore[union-attr]
         finally:
             feed.close()
+        if kind == "fhir":
+            report[partner.id] = {"kind": "fhir", "ok": "problem" not in probe, **probe}
+            if "problem" in probe:
+                lines.append(probe["problem"])
+            continue
         folders = [probe[f] for f in ("inbox", "outbox") if f in probe]
         ok = probe["authenticated"] and all(f["listable"] and f["writable"] for f in folders)
         report[partner.id] = {"kind": "sftp", "ok": ok, **probe}

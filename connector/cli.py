@@ -260,8 +260,16 @@ def check_text(config: SSPConfig, report: dict[str, Any]) -> str:
     passed = []
     if "state" not in failed_areas:
         passed.append(f"state dir {config.state_dir}")
+    probed = report.get("partners", {})
     for partner in config.partners:
-        if f"partner {partner.id}" not in failed_areas:
+        probe = probed.get(partner.id, {})
+        if f"partner {partner.id}" in failed_areas or probe.get("ok") is False:
+            continue
+        if probe.get("kind") == "fhir":
+            passed.append(f"partner {partner.id}: FHIR server {probe['base_url']} (FHIR "
+                          f"{probe['fhir_version']}, conditional create, token accepted), "
+                          f"mapping \"{partner.mapping}\"")
+        else:
             passed.append(f"partner {partner.id} (folders or API, mapping \"{partner.mapping}\")")
     if report.get("authenticated") and report.get("tables") and not any(
         not e["ok"] for part in ("tables", "queries") for e in report.get(part, {}).values()

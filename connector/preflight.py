@@ -23,7 +23,7 @@ from typing import Literal
 
 import requests
 
-from foundation.config import CsvFeed, HttpFeed, Partner, SSPConfig, inspect_secret
+from foundation.config import CsvFeed, FhirFeed, HttpFeed, Partner, SSPConfig, inspect_secret
 from foundation.errors import ConfigError
 
 __all__ = ["Finding", "local_findings", "partner_api_findings", "timezone_findings"]
@@ -120,6 +120,8 @@ def _partner_local(config: SSPConfig, partner: Partner) -> list[Finding]:
     area = f"partner {partner.id}"
     found = _mapping(config, partner)
     feed = partner.feed
+    if isinstance(feed, FhirFeed) and not found:
+        found += _fhir_mapping(config, partner)
     if isinstance(feed, CsvFeed):
         for role, folder, verb in (
             ("inbox", feed.inbox, "read and archive the partner's files"),
@@ -141,6 +143,19 @@ def _partner_local(config: SSPConfig, partner: Partner) -> list[Finding]:
                     "service account write access to it",
                 ))
     return found
+
+
+def _fhir_mapping(config: SSPConfig, partner: Partner) -> list[Finding]:
+    """A fhir feed builds its resources from canonical rows (connector/feeds/fhir_feed.py)."""
+    from connector.feeds.fhir_feed import require_canonical
+    from connector.mapping import load_mapping
+
+    try:
+        require_canonical(load_mapping(partner.mapping, base_dir=config.base_dir,
+                                       catalogue=config.catalogue()), partner.id)
+    except ConfigError as exc:
+        return [_error(f"partner {partner.id}", str(exc))]
+    return []
 
 
 def _mapping(config: SSPConfig, partner: Partner) -> list[Finding]:
@@ -239,6 +254,8 @@ def _secrets(config: SSPConfig, env: Mapping[str, str]) -> list[Finding]:
     names = ["SSP_CLIENT_ID", "SSP_CLIENT_SECRET"]
     names += [p.feed.token_env for p in config.partners
               if isinstance(p.feed, HttpFeed) and p.feed.token_env]
+    names += [name for p in config.partners if isinstance(p.feed, FhirFeed)
+              for name in (p.feed.token_env, p.feed.client_id_env, p.feed.client_secret_env) if name]
     found: list[Finding] = []
     for name in dict.fromkeys(names):
         source = inspect_secret(name, env)

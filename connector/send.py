@@ -85,18 +85,29 @@ def _republisher(ctx: RunContext, feed: Feed, partner: Partner) -> Callable[[str
         kind = entries[0].kind
         allowed = _still_allowed(ctx, feed, partner, [d["referral_uid"] for d in details]) \
             if kind == "referrals" else None
-        rows = [d["row"] for d in details if "row" in d and (allowed is None or d["referral_uid"] in allowed)]
+        kept = [d for d in details if "row" in d and (allowed is None or d["referral_uid"] in allowed)]
+        rows = [d["row"] for d in kept]
         log.warning("outbound file of a crashed run written again", extra={
             "partner": partner.id, "file": file_name, "rows": len(rows), "left_out": len(details) - len(rows)})
         if rows:
             try:
-                feed.write_outbound(kind, entries[0].run_id, rows)  # type: ignore[arg-type]
+                _write(feed, kind, entries[0].run_id, rows, kept)
             except PublishRefused:
                 ctx.state.withdraw_publishing(partner.id, file_name, [
                     d.ssp_uid for d in _disclosures_of(ctx, partner.id, entries)])
                 raise
 
     return republish
+
+
+def _write(feed: Feed, kind: str, run_id: str, rows: list[dict[str, str]],
+           details: list[dict[str, Any]]) -> None:
+    """Write the rows; a feed that builds its records from the plan (FHIR: the consent facts of
+    the Consent resource) also gets each row's stored detail, so a republish rebuilds the same."""
+    if getattr(feed, "takes_details", False):
+        feed.write_outbound(kind, run_id, rows, details=details)  # type: ignore[arg-type]
+    else:
+        feed.write_outbound(kind, run_id, rows)  # type: ignore[arg-type]
 
 
 def _still_allowed(ctx: RunContext, feed: Feed, partner: Partner, uids: list[str]) -> set[str]:
@@ -197,9 +208,11 @@ class _Verdict:
 
 
 def _evaluate(ctx: RunContext, feed: Feed, partner: Partner, row: dict[str, Any],
-              consents: list[Consent]) -> _Verdict:
+              consents: list[Consent], *, check_format: bool = True) -> _Verdict:
     """Decide one referral row on the student data and consents given (pure but for the
-    partner mapping): the outbound row with only the allowed categories, or why not."""
+    partner mapping): the outbound row with only the allowed categories, or why not.
+    `check_format`: also ask the feed whether it can write the record (a FHIR Bundle validated);
+    skipped when the mirror only picks candidates, the snapshot's decision checks it."""
     decision = decide_outbound(partner_id=partner.id, mou=partner.mou, today=ctx.today,
                                student_dob=str(row.get("dob") or ""), consents=consents)
     if not decision.allowed:
@@ -222,9 +235,25 @@ def _evaluate(ctx: RunContext, feed: Feed, partner: Partner, row: dict[str, Any]
         "sent_on": ctx.today.isoformat(),
         "categories": sorted(decision.categories), "consent_uid": consent.ssp_uid,
         "purpose": consent.purpose or REFERRAL_PURPOSE, "run_id": ctx.run_id,
+        # what the partner's record of the release needs (a FHIR Consent); no names, no document
+        "consent": {
+            "consent_id": consent.ssp_uid, "signer_type": consent.signer_type,
+            "signed": _day(consent.signed_date or consent.starts),
+            "effective": _day(consent.starts), "expires": ends.isoformat() if ends else "",
+            "direction": consent.direction, "categories": sorted(consent.data_categories),
+            "form_version": consent.form_version,
+        },
     }
+    check = getattr(feed, "referral_problem", None) if check_format else None
+    problem = check(partner_row, detail) if check is not None else ""
+    if problem:  # e.g. not a valid FHIR Bundle: held with the reason, nothing disclosed
+        return _Verdict(f"cannot be written in the partner's format: {problem}"[:200], "partner_format")
     return _Verdict(record_id=f"{uid}:{record_hash(outbound.as_row())[:16]}", partner_row=partner_row,
                     detail=detail)
+
+
+def _day(day: Any) -> str:
+    return day.isoformat() if day else ""
 
 
 def _mirrored_consents(ctx: RunContext, partner: Partner) -> dict[str, list[Consent]]:
@@ -256,7 +285,8 @@ def _candidates(ctx: RunContext, feed: Feed, partner: Partner) -> dict[str, str]
     consents = _mirrored_consents(ctx, partner)
     found: dict[str, str] = {}
     for mirrored in ctx.state.pending_referrals(partner.id):
-        verdict = _evaluate(ctx, feed, partner, mirrored.row, consents.get(mirrored.student_dcid, []))
+        verdict = _evaluate(ctx, feed, partner, mirrored.row, consents.get(mirrored.student_dcid, []),
+                            check_format=False)
         if not _unchanged_hold(ctx, partner, mirrored.row, verdict):
             found[mirrored.ssp_uid] = mirrored.student_dcid
         elif verdict.send:  # still held as the record already sent (counted as before)
@@ -384,7 +414,7 @@ def send_referrals(ctx: RunContext, feed: Feed, partner: Partner) -> None:
     ctx.state.plan_publishing(partner.id, "referrals", items, file_name=name, run_id=ctx.run_id,
                               disclosures=disclosures)
     try:
-        feed.write_outbound("referrals", ctx.run_id, [row for _, row, _ in fresh])
+        _write(feed, "referrals", ctx.run_id, [row for _, row, _ in fresh], [d for _, _, d in fresh])
     except PublishRefused:  # the partner holds nothing of it: decided again next run
         ctx.state.withdraw_publishing(partner.id, name, [d.ssp_uid for d in disclosures])
         raise

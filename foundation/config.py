@@ -47,6 +47,8 @@ __all__ = [
     "CsvFeed",
     "HttpFeed",
     "SftpFeed",
+    "FhirFeed",
+    "FhirCode",
     "Mou",
     "Credentials",
     "DATA_CATEGORIES",
@@ -263,6 +265,80 @@ class SftpFeed(_Model):
         return _remote_folder(value)
 
 
+class FhirCode(_Model):
+    """A coding agreed with the partner, e.g. ServiceRequest.code."""
+
+    system: str = Field(min_length=1, max_length=300)
+    code: str = Field(min_length=1, max_length=100)
+    display: str = Field(default="", max_length=200)
+
+
+class FhirFeed(_Model):
+    """A partner's FHIR R4 server (SDOH Clinical Care referral pattern).
+
+    Authentication is a bearer token from the variable named by `token_env`, or OAuth2 client
+    credentials (`token_url` with the client id and secret in the variables named by
+    `client_id_env` / `client_secret_env`); neither only for a server on this machine.
+    `identifier_base` is the district's own base URL for identifier and code systems; it defaults
+    to https://<domain of [district] contact_email>/fhir and must never change after go-live.
+    """
+
+    kind: Literal["fhir"]
+    base_url: str
+    token_env: str = Field(default="", description="environment variable holding the bearer token")
+    token_url: str = ""
+    client_id_env: str = ""
+    client_secret_env: str = ""
+    identifier_base: str = ""
+    service_request_code: FhirCode | None = None
+    max_workers: int = Field(default=4, ge=1, le=16)
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.field_name == "token_url":
+            return value
+        return _require_https(value)
+
+    @field_validator("identifier_base")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("https", "http"):
+            raise ValueError(f"'{value}' is not an http(s) URL (e.g. https://district.example.org/fhir)")
+        return value.rstrip("/")
+
+    @field_validator("token_env", "client_id_env", "client_secret_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if value and not _ENV_NAME.match(value):
+            raise ValueError(
+                "the name of an environment variable (letters, digits, '_'), e.g. SSP_CGC_FHIR_TOKEN"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _auth(self) -> "FhirFeed":
+        oauth = (self.token_url, self.client_id_env, self.client_secret_env)
+        if any(oauth) and not all(oauth):
+            raise ValueError(
+                "OAuth2 client credentials need token_url, client_id_env and client_secret_env together"
+            )
+        if self.token_env and any(oauth):
+            raise ValueError("give token_env or the OAuth2 client credentials (token_url, ...), not both")
+        if not self.token_env and not any(oauth) and not is_loopback_url(self.base_url):
+            raise ValueError(
+                "name token_env (a bearer token) or token_url, client_id_env and client_secret_env "
+                "(OAuth2 client credentials): a partner FHIR server not on this machine needs one"
+            )
+        return self
+
+    def systems_base(self, district: "District") -> str:
+        """The district's identifier/code system base: identifier_base, else from the e-mail domain."""
+        if self.identifier_base:
+            return self.identifier_base
+        return f"https://{district.contact_email.rsplit('@', 1)[1].lower()}/fhir"
+
+
 FEED_MODELS: dict[str, type[_Model]] = {}  # kind -> model, filled below
 
 
@@ -296,7 +372,7 @@ class Partner(_Model):
     name: str = Field(min_length=1, max_length=120)
     services: str = Field(default="", max_length=400)
     mapping: str = "generic"
-    feed: Annotated[CsvFeed | HttpFeed | SftpFeed, Field(discriminator="kind")]
+    feed: Annotated[CsvFeed | HttpFeed | SftpFeed | FhirFeed, Field(discriminator="kind")]
     mou: Mou
     labels: dict[Literal["es"], PartnerLabels] = {}
 
@@ -363,7 +439,7 @@ class SSPConfig(_Model):
         )
 
 
-FEED_MODELS.update({"csv": CsvFeed, "http": HttpFeed, "sftp": SftpFeed})
+FEED_MODELS.update({"csv": CsvFeed, "http": HttpFeed, "sftp": SftpFeed, "fhir": FhirFeed})
 
 
 def parse_config(raw: dict, *, source: str, base_dir: Path) -> SSPConfig:

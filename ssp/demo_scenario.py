@@ -253,3 +253,57 @@ def revoke_one_consent(sb: Any, side: SchoolSide, today: dt.date) -> str:
     row = next(r for r in sb.rows("U_SSP_CONSENTS") if r["SSP_UID"] == consent_uid)
     sb.update_row("U_SSP_CONSENTS", row["ID"], {"REVOKED_DATE": today.isoformat()})
     return uid
+
+
+FHIR_PARTNER = "northside"
+"""The demo's partner on a FHIR R4 server (SDOH Clinical Care referrals), beside the CSV ones."""
+
+
+def fhir_partner_block(base_url: str, today: dt.date, token_env: str) -> str:
+    """The ssp.toml lines of the demo's FHIR partner (its MOU in force around `today`)."""
+    return f"""
+[[partners]]
+id = "{FHIR_PARTNER}"
+name = "Northside Family Health"
+services = "Integrated behavioral health; telehealth counseling"
+mapping = "fhir"
+feed = {{ kind = "fhir", base_url = "{base_url}", token_env = "{token_env}" }}
+mou = {{ effective = {_day(today, -60)}, expires = {_day(today, 300)}, to_partner = ["identity", "enrollment", "guardian_contact", "referral"], to_school = ["referral_status", "visit_summary"] }}
+[partners.labels.es]
+services = "Salud conductual integrada; consejería por telesalud"
+"""
+
+
+def play_fhir_partner(server: Any, side: SchoolSide, today: dt.date) -> dict[str, str]:
+    """The FHIR partner works its Tasks: accepts, schedules, sees (a Procedure), completes,
+    declines, and one Task carries a status outside the referral value set (quarantined).
+    Returns referral uid -> what the partner did."""
+    done: dict[str, str] = {}
+    sent = [uid for uid in side.sent.get(FHIR_PARTNER, []) if _has_task(server, uid)]
+    actions = ("accept", "schedule", "attend", "complete", "reject", "hostile")
+    for uid, action in zip(sent, actions):
+        if action == "accept":
+            server.accept(uid)
+        elif action == "schedule":
+            server.schedule(uid)
+        elif action in ("attend", "complete"):
+            start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(14, 0))
+            server.attend(uid, visit_id=f"nfh-{uid}", start=f"{start.isoformat()}-05:00",
+                          end=f"{(start + dt.timedelta(minutes=50)).isoformat()}-05:00",
+                          service_code="90834", clinician="Northside clinician")
+            if action == "complete":
+                server.complete(uid)
+        elif action == "reject":
+            server.reject(uid, "family chose another provider")
+        else:
+            server.set_task(uid, "paused-forever")
+        done[uid] = action
+    return done
+
+
+def _has_task(server: Any, uid: str) -> bool:
+    try:
+        server.task_for(uid)
+    except KeyError:
+        return False
+    return True

@@ -24,6 +24,11 @@ Two refinements of the first sketch, both so that the engine stays in charge of 
   engine's back. Data rows count from 1; row 0 (the header line) only comes through when the
   header itself is unreadable, so the quarantine shows what the file looked like.
 - `quarantine()` takes the row's `extra` fields (beyond the header) so nothing is lost.
+- `write_outbound(..., details=)`: each row's write-ahead plan detail, in row order (the consent
+  facts a FHIR Consent resource needs); file and JSON feeds ignore it. The engine passes it to a
+  feed that sets `takes_details = True`. A feed may also offer `referral_problem(row, detail)`:
+  the reason it cannot write a referral ("" when it can), asked when the referral is decided, so
+  the engine holds it with that reason before anything is planned or disclosed.
 
 Archive a batch only once every row is applied or quarantined: the archive never deletes, but a
 csv file that left the inbox is not read again. Rows are streamed; to stay within the memory
@@ -33,7 +38,7 @@ target on a million-row file, apply them in chunks rather than collecting them a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from connector.mapping import InboundKind, OutboundKind, PartnerMapping
 from connector.records import Provenance
@@ -111,7 +116,12 @@ class Feed(Protocol):
     ) -> None: ...
 
     def write_outbound(
-        self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]
+        self,
+        kind: OutboundKind,
+        run_id: str,
+        rows: list[dict[str, str]],
+        *,
+        details: Sequence[Mapping[str, Any]] | None = None,
     ) -> str: ...
 
     def outbound_name(self, kind: OutboundKind, run_id: str) -> str: ...

@@ -26,7 +26,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from connector.feeds.base import InboundKind, InboundRow, OutboundKind
 from connector.feeds.csv_reader import CsvRowReader
@@ -226,7 +226,8 @@ class FileFeed:
     def outbound_name(self, kind: OutboundKind, run_id: str) -> str:
         return self.mapping.outbound_file_name(kind, require_run_id(run_id))
 
-    def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]) -> str:
+    def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]], *,
+                       details: Sequence[Mapping[str, Any]] | None = None) -> str:
         """Write the file atomically (notice first) and return its name."""
         name = self.outbound_name(kind, run_id)
         self.write_notice(run_id)

@@ -16,13 +16,15 @@ from connector.mapping import PartnerMapping, load_mapping
 from connector.retry import RetryPolicy
 from foundation.catalogue import Catalogue
 from foundation.config import CsvFeed as CsvFeedSettings
+from foundation.config import FhirFeed as FhirFeedSettings
 from foundation.config import Partner, SSPConfig, is_loopback_url, read_secret
 from foundation.config import SftpFeed as SftpFeedSettings
 from foundation.errors import ConfigError
 
-__all__ = ["open_feed", "open_sftp_feed", "partner_token"]
+__all__ = ["open_feed", "open_sftp_feed", "open_fhir_feed", "partner_token"]
 
 if TYPE_CHECKING:
+    from connector.feeds.fhir_feed import FhirFeed
     from connector.feeds.sftp_feed import SftpFeed
 
 
@@ -37,7 +39,7 @@ def open_feed(
     env: Mapping[str, str] = os.environ,
     today: Callable[[], dt.date] = dt.date.today,
     dry_run: bool = False,
-) -> CsvFeed | HttpFeed | SftpFeed:
+) -> CsvFeed | HttpFeed | SftpFeed | FhirFeed:
     """The partner's feed, with its mapping validated against the district's catalogue.
 
     An sftp feed checks its key and known_hosts file here (ConfigError, exit 2) and connects on
@@ -59,6 +61,9 @@ def open_feed(
     if isinstance(settings, SftpFeedSettings):
         return open_sftp_feed(partner, settings, config, mapping, env=env, today=today,
                               dry_run=dry_run)
+    if isinstance(settings, FhirFeedSettings):
+        return open_fhir_feed(partner, settings, config, mapping, env=env, session=session,
+                              policy=policy, today=today)
     return HttpFeed(
         partner.id,
         mapping,
@@ -98,6 +103,55 @@ def open_sftp_feed(
         today=today,
         dry_run=dry_run,
     )
+
+
+def open_fhir_feed(
+    partner: Partner,
+    settings: FhirFeedSettings,
+    config: SSPConfig,
+    mapping: PartnerMapping,
+    *,
+    env: Mapping[str, str] = os.environ,
+    session: requests.Session | None = None,
+    policy: RetryPolicy | None = None,
+    today: Callable[[], dt.date] = dt.date.today,
+) -> FhirFeed:
+    """The partner's FHIR server, its token (or OAuth2 client credentials) read from the
+    environment; the district's identifier systems from identifier_base or its e-mail domain."""
+    from zoneinfo import ZoneInfo
+
+    from connector.feeds.fhir_feed import FhirFeed, parties_for
+    from connector.fhir.client import FhirClient, OAuthClientCredentials
+
+    oauth = None
+    token = None
+    if settings.token_url:
+        values = {}
+        for field in ("client_id_env", "client_secret_env"):
+            name = getattr(settings, field)
+            key = f"partners[{partner.id}].feed.{field}"
+            try:
+                values[field] = read_secret(name, env)
+            except ConfigError as exc:
+                raise ConfigError(str(exc), file=config.source, key=key) from None
+            if not values[field]:
+                raise ConfigError(f"environment variable {name} is not set", file=config.source,
+                                  key=key)
+        oauth = OAuthClientCredentials(settings.token_url, values["client_id_env"],
+                                       values["client_secret_env"])
+    else:
+        token = partner_token(partner, env, source=config.source)
+    code = settings.service_request_code
+    parties = parties_for(
+        settings.systems_base(config.district), config.district.query_namespace,
+        config.district.name, partner.id, partner.name,
+        code.model_dump() if code is not None else None,
+    )
+    client = FhirClient(partner.id, settings.base_url, token=token, oauth=oauth, session=session,
+                        policy=policy)
+    return FhirFeed(partner.id, mapping, client=client, parties=parties,
+                    state_dir=config.state_dir, tz=ZoneInfo(config.schedule.timezone),
+                    max_workers=settings.max_workers, today=today)
 
 
 def partner_token(

@@ -255,7 +255,8 @@ class HttpFeed:
         """The Idempotency-Key of the run's POST: also the name of its local receipt."""
         return f"{require_run_id(run_id)}-{kind}"
 
-    def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]]) -> str:
+    def write_outbound(self, kind: OutboundKind, run_id: str, rows: list[dict[str, str]], *,
+                       details: Sequence[Mapping[str, Any]] | None = None) -> str:
         """POST the rows with the notice; returns the Idempotency-Key. Safe to repeat."""
         key = self.outbound_name(kind, run_id)
         body = json.dumps(

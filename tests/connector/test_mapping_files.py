@@ -133,6 +133,6 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_unknown_packaged_mapping_lists_the_packaged_ones(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"no packaged mapping 'nosuch' \(packaged: bhcare, generic"
+        ConfigError, match=r"no packaged mapping 'nosuch' \(packaged: bhcare, fhir, generic"
     ):
         load_mapping("nosuch", base_dir=tmp_path)

@@ -36,7 +36,7 @@ def test_config_errors_name_partners_by_id_in_plain_words_with_did_you_mean(
     assert 'schedule.misfire_grace: unknown key "misfire_grace" (did you mean ' \
         '"misfire_grace_seconds"?)' in error
     assert 'partners[cgc].servics: unknown key "servics" (did you mean "services"?)' in error
-    assert 'partners[bhcare].feed: kind = "ftp" is not supported (use "csv", "http" or "sftp")' in error
+    assert 'partners[bhcare].feed: kind = "ftp" is not supported (use "csv", "http", "sftp" or "fhir")' in error
     for pydantic_words in ("Extra inputs", "Input tag", "partners[0]", "partners[1]", "Field required"):
         assert pydantic_words not in error
 

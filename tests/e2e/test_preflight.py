@@ -90,7 +90,7 @@ def test_an_unknown_mapping_fails_the_check_in_plain_words(ws: Workspace) -> Non
     assert code == 1
     assert report["missing"] == [
         'the mapping "acme" of partner "cgc" cannot be used: no packaged mapping \'acme\' '
-        "(packaged: bhcare, generic; or give a path to a .toml file)"
+        "(packaged: bhcare, fhir, generic; or give a path to a .toml file)"
     ]
 
 
