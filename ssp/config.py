@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from plugin.catalogue import Catalogue, ChoiceEdit, PartnerChoice, load_catalogue
+from ssp.config_checks import Folder, check_folders, check_token_env
 from ssp.errors import ConfigError
 from ssp.tomlfile import parse_toml, read_toml, validate_model
 
@@ -269,8 +270,31 @@ def parse_config(raw: dict, *, source: str, base_dir: Path) -> SSPConfig:
     data["source"] = source
     data["base_dir"] = base_dir
     config = validate_model(SSPConfig, data, source)
+    _check_partner_secrets(config)
+    _check_folders(config)
     config.catalogue()  # validate the district's choice edits now, with the file named
     return config
+
+
+def _check_partner_secrets(config: SSPConfig) -> None:
+    """A partner's token variable may not be one the PowerSchool credentials are read from."""
+    for i, partner in enumerate(config.partners):
+        if isinstance(partner.feed, HttpFeed):
+            key = f"partners[{i}] ({partner.id}).feed.token_env"
+            check_token_env(partner.feed.token_env, source=config.source, key=key)
+
+
+def _check_folders(config: SSPConfig) -> None:
+    """No two partner folders, and no partner folder and the state directory, may be the same
+    folder or one inside the other (written however: relative, `..`, symlinks, case)."""
+    folders = [Folder("state.dir", config.state_dir, "state")]
+    for i, partner in enumerate(config.partners):
+        if isinstance(partner.feed, CsvFeed):
+            for name in ("inbox", "outbox"):
+                path = config.resolve(getattr(partner.feed, name))
+                key = f"partners[{i}] ({partner.id}).feed.{name}"
+                folders.append(Folder(key, path, "feed"))
+    check_folders(folders, source=config.source)
 
 
 def load_config(path: Path | None = None) -> SSPConfig:

@@ -16,6 +16,7 @@ from connector.retry import RetryPolicy
 from plugin.catalogue import Catalogue
 from ssp.config import CsvFeed as CsvFeedSettings
 from ssp.config import Partner, SSPConfig, is_loopback_url
+from ssp.config_checks import check_token_env
 from ssp.errors import ConfigError
 
 __all__ = ["open_feed", "partner_token"]
@@ -66,6 +67,7 @@ def partner_token(
     settings = partner.feed
     name = getattr(settings, "token_env", "")
     key = f"partners.{partner.id}.feed.token_env"
+    check_token_env(name, source=source, key=key)  # never hand PowerSchool's secret to a partner
     if not name:
         if is_loopback_url(getattr(settings, "base_url", "")):
             return None
