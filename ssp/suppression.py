@@ -21,6 +21,7 @@ one at a time. Review the report before publishing it outside the district and i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,7 +33,10 @@ __all__ = [
     "Line",
     "CountGrid",
     "Cell",
+    "CellRef",
+    "Link",
     "suppress",
+    "suppress_report",
     "percent_cell",
     "text_cell",
 ]
@@ -86,48 +90,253 @@ class Cell:
         return self.state == "shown"
 
 
-def _primary(counts: tuple[tuple[int, ...], ...]) -> dict[Coord, CellState]:
-    return {
-        (r, c): ("primary" if 0 < v < MIN_SHOWN else "shown")
-        for r, row in enumerate(counts)
-        for c, v in enumerate(row)
-    }
+CellRef = tuple[str, int, int]
+"""(table key, row, column) of a count cell of the report."""
 
 
-def _complementary(grid: CountGrid, states: dict[Coord, CellState]) -> None:
-    value = lambda rc: grid.counts[rc[0]][rc[1]]  # noqa: E731
-    changed = True
-    while changed:
-        changed = False
-        for line in grid.lines:
-            if states[line.total] != "shown":
+@dataclass(frozen=True)
+class Link:
+    """A relation between count cells of one report, within a table or across tables.
+
+    same      two cells hold the same quantity (e.g. the visits Total row of every visits table):
+              they are shown, or hidden, together.
+    tie       sum(coef * cell) is a constant the reader knows or can guess (e.g. funnel Referred
+              minus Sent is the held total when every unsent referral has a reason): no hidden
+              cell may be worked out through it.
+    at_most   sum(coef * cell) <= 0 holds (e.g. Sent <= Referred): bounds a reader may use.
+    """
+
+    kind: Literal["same", "tie", "at_most"]
+    terms: tuple[tuple[int, CellRef], ...]
+
+
+_SEARCH_BUDGET = 4000
+"""Search steps per proof that a hidden cell can change; beyond it, another cell is hidden."""
+
+
+class _Budget(Exception):
+    pass
+
+
+class _System:
+    """Every count of a report as one variable (cells holding the same quantity merged), the
+    equations the reader knows (`eqs`: sum of coef * var is known) and the inequalities
+    (`les`: sum of coef * var <= 0)."""
+
+    def __init__(self, grids: Mapping[str, CountGrid], links: Sequence[Link]) -> None:
+        self.ids: dict[CellRef, int] = {}
+        self.value: list[int] = []
+        for key, grid in grids.items():
+            for r, row in enumerate(grid.counts):
+                for c, v in enumerate(row):
+                    self.ids[(key, r, c)] = len(self.value)
+                    self.value.append(v)
+        self._parent = list(range(len(self.value)))
+        for link in links:
+            if link.kind == "same":
+                (_, a), (_, b) = link.terms
+                if self.value[self.ids[a]] != self.value[self.ids[b]]:
+                    raise ValueError(f"{a} and {b} are linked as the same figure but differ")
+                self._parent[self._find(self.ids[a])] = self._find(self.ids[b])
+        self.var = {ref: self._find(i) for ref, i in self.ids.items()}
+        self.state: dict[int, CellState] = {
+            v: ("primary" if 0 < self.value[v] < MIN_SHOWN else "shown") for v in set(self.var.values())
+        }
+        self.eqs: list[dict[int, int]] = []
+        self.les: list[dict[int, int]] = []
+        self.totals: set[int] = set()
+        for key, grid in grids.items():
+            for line in grid.lines:
+                total = self.var[(key, *line.total)]
+                self.totals.add(total)
+                parts = [self.var[(key, *p)] for p in line.parts]
+                self._add(self.eqs, [(1, total)] + [(-1, p) for p in parts])
+                for part in parts:  # a part never exceeds its total (distinct-student subtotals)
+                    self._add(self.les, [(1, part), (-1, total)])
+        for link in links:
+            terms = [(coef, self.var[ref]) for coef, ref in link.terms]
+            if link.kind == "tie":
+                self._add(self.eqs, terms)
+            elif link.kind == "at_most":
+                self._add(self.les, terms)
+        self.var_eqs: dict[int, list[int]] = {}
+        for i, eq in enumerate(self.eqs):
+            for v in eq:
+                self.var_eqs.setdefault(v, []).append(i)
+        self.var_les: dict[int, list[int]] = {}
+        for i, le in enumerate(self.les):
+            for v in le:
+                self.var_les.setdefault(v, []).append(i)
+
+    def _find(self, i: int) -> int:
+        while self._parent[i] != i:
+            self._parent[i] = self._parent[self._parent[i]]
+            i = self._parent[i]
+        return i
+
+    @staticmethod
+    def _add(into: list[dict[int, int]], terms: Iterable[tuple[int, int]]) -> None:
+        summed: dict[int, int] = {}
+        for coef, v in terms:
+            summed[v] = summed.get(v, 0) + coef
+        summed = {v: c for v, c in summed.items() if c}
+        if summed:
+            into.append(summed)
+
+    # -- can a hidden figure take another value? ------------------------------------------------
+    def _fits(self, v: int, step: int) -> bool:
+        """The figure moved by `step` stays within what its marker says (<10: 1-9, n/s: >= 10;
+        a shown figure, about to be hidden as n/s, is >= 10 already)."""
+        moved = self.value[v] + step
+        return 1 <= moved < MIN_SHOWN if self.state[v] == "primary" else moved >= MIN_SHOWN
+
+    def movable(self, x: int) -> bool:
+        """Whether another set of values, all integers, agrees with every shown figure, every
+        marker, every equation and inequality, and gives `x` another value: a move of +-1 on
+        hidden figures, found by search. False when none is found within the budget."""
+        return self._find_move(x, allowance=0) is not None
+
+    def _find_move(self, x: int, allowance: int) -> dict[int, int] | None:
+        """A move of `x` that changes at most `allowance` shown (non-zero) figures."""
+        for sign in (1, -1):
+            if not self._fits(x, sign):
                 continue
-            hidden = [p for p in line.parts if states[p] != "shown" and value(p) > 0]
-            if len(hidden) != 1:
+            move = {x: sign}
+            try:
+                if self._search(move, self._residuals(move), [0], [allowance]):
+                    return move
+            except _Budget:
                 continue
-            candidates = [p for p in line.parts if states[p] == "shown" and value(p) > 0]
-            target = min(candidates, key=lambda p: (value(p), p)) if candidates else line.total
-            states[target] = "secondary"
-            changed = True
+        return None
+
+    def _residuals(self, move: dict[int, int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for v, step in move.items():
+            for e in self.var_eqs.get(v, ()):
+                out[e] = out.get(e, 0) + self.eqs[e][v] * step
+        return {e: r for e, r in out.items() if r}
+
+    def _inequalities_hold(self, move: dict[int, int]) -> bool:
+        touched = {i for v in move for i in self.var_les.get(v, ())}
+        return all(
+            sum(c * (self.value[v] + move.get(v, 0)) for v, c in self.les[i].items()) <= 0
+            for i in touched
+        )
+
+    def _candidates(self, e: int, move: dict[int, int], allowance: int) -> list[int]:
+        """Figures of equation `e` that may still move: hidden ones first, then (while the
+        allowance lasts) shown non-zero ones, smallest first and totals last."""
+        hidden, shown = [], []
+        for v in self.eqs[e]:
+            if v in move:
+                continue
+            if self.state[v] != "shown":
+                hidden.append(v)
+            elif allowance > 0 and self.value[v] > 0:
+                shown.append(v)
+        shown.sort(key=lambda v: (v in self.totals, self.value[v], v))
+        return hidden + shown
+
+    def _search(
+        self, move: dict[int, int], residual: dict[int, int], steps: list[int], allowance: list[int]
+    ) -> bool:
+        steps[0] += 1
+        if steps[0] > _SEARCH_BUDGET:
+            raise _Budget
+        if not residual:
+            return self._inequalities_hold(move)
+        e = min(  # the most constrained equation first
+            residual, key=lambda i: (len(self._candidates(i, move, allowance[0])), i)
+        )
+        r = residual[e]
+        for v in self._candidates(e, move, allowance[0]):
+            coef = self.eqs[e][v]
+            shown = self.state[v] == "shown"
+            for step in (1, -1):
+                if abs(coef) == 1 and abs(r + coef * step) >= abs(r):
+                    continue
+                if not self._fits(v, step):
+                    continue
+                move[v] = step
+                allowance[0] -= shown
+                changed = {}
+                for i in self.var_eqs.get(v, ()):
+                    changed[i] = residual.get(i, 0)
+                    residual[i] = changed[i] + self.eqs[i][v] * step
+                    if residual[i] == 0:
+                        del residual[i]
+                if self._search(move, residual, steps, allowance):
+                    return True
+                for i, old in changed.items():
+                    if old:
+                        residual[i] = old
+                    else:
+                        residual.pop(i, None)
+                allowance[0] += shown
+                del move[v]
+        return False
+
+    # -- choosing what else to hide -------------------------------------------------------------
+    def complement(self, x: int) -> list[int]:
+        """The fewest shown figures to hide so that `x` can move (smallest first, totals last);
+        failing that, the smallest non-zero figure sharing an equation or inequality with it."""
+        for allowance in range(1, 7):
+            move = self._find_move(x, allowance)
+            if move is not None:
+                return [v for v in move if self.state[v] == "shown"]
+        near = [v for e in self.var_eqs.get(x, ()) for v in self.eqs[e]]
+        near += [v for i in self.var_les.get(x, ()) for v in self.les[i]]
+        pool = {v for v in near if self.state[v] == "shown" and self.value[v] > 0}
+        return [min(pool, key=lambda v: (v in self.totals, self.value[v], v))] if pool else []
+
+    def protect(self) -> None:
+        """Hide figures until every hidden figure can take another value (or nothing is left)."""
+        done: set[int] = set()
+        while True:
+            pending = sorted(v for v, s in self.state.items() if s != "shown" and v not in done)
+            progress = False
+            for x in pending:
+                if self.movable(x):
+                    done.add(x)  # hiding more never takes a move away
+                    continue
+                extra = self.complement(x)
+                if not extra:
+                    done.add(x)  # nothing left to hide around it
+                    continue
+                for v in extra:
+                    self.state[v] = "secondary"
+                progress = True
+                break
+            if not progress:
+                return
+
+
+def suppress_report(
+    grids: Mapping[str, CountGrid], links: Sequence[Link] = ()
+) -> dict[str, tuple[tuple[Cell, ...], ...]]:
+    """Every grid's cells after primary and complementary suppression over the whole report."""
+    system = _System(grids, links)
+    system.protect()
+    out: dict[str, tuple[tuple[Cell, ...], ...]] = {}
+    for key, grid in grids.items():
+        rows = []
+        for r, row in enumerate(grid.counts):
+            cells = []
+            for c, v in enumerate(row):
+                state = system.state[system.var[(key, r, c)]]
+                if state == "shown":
+                    cells.append(Cell(str(v), float(v)))
+                else:
+                    text = PRIMARY_TEXT if state == "primary" else SECONDARY_TEXT
+                    cells.append(Cell(text, None, state=state))
+            rows.append(tuple(cells))
+        out[key] = tuple(rows)
+    return out
 
 
 def suppress(grid: CountGrid) -> tuple[tuple[Cell, ...], ...]:
-    """The grid's cells after primary and complementary suppression."""
-    states = _primary(grid.counts)
-    _complementary(grid, states)
-    rows = []
-    for r, row in enumerate(grid.counts):
-        cells = []
-        for c, v in enumerate(row):
-            state = states[(r, c)]
-            if state == "shown":
-                cells.append(Cell(str(v), float(v)))
-            else:
-                cells.append(
-                    Cell(PRIMARY_TEXT if state == "primary" else SECONDARY_TEXT, None, state=state)
-                )
-        rows.append(tuple(cells))
-    return tuple(rows)
+    """One grid's cells after primary and complementary suppression (its own lines only)."""
+    return suppress_report({grid.key: grid})[grid.key]
 
 
 def percent_cell(numerator: Cell, denominator: Cell) -> Cell:
