@@ -556,11 +556,11 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
                 Link("at_most", _terms((1, _ref(data.funnel, row, later)),
                                        (-1, _ref(data.funnel, row, earlier))))
             )
+        # a partner missing from the held table has held nothing: Referred = Sent, guessably
         held_col = "Total" if row == all_partners else label
-        held = _ref(data.held, total_row, held_col) if data.held.row_labels != (total_row,) else None
-        if held:
-            links.append(Link("tie", _terms((1, held), (-1, _ref(data.funnel, row, referred)),
-                                            (1, _ref(data.funnel, row, sent)))))
+        held = _ref(data.held, total_row, held_col)
+        links.append(Link("tie", _terms((1, held), (-1, _ref(data.funnel, row, referred)),
+                                        (1, _ref(data.funnel, row, sent)))))
         grant_row = (ALL_SCHOOLS, ALL_PARTNERS if row == all_partners else label)
         if row != all_partners:
             for col, stage in zip(grant_cols, (referred, accessed)):

@@ -1,22 +1,22 @@
-"""Small-count suppression, so a report can be shared without identifying a student.
+"""Small-count suppression over a whole report, so it can be shared without identifying a student.
 
-The rule, applied to every count table of the report (and so to its CSV and charts, which are drawn
-from the suppressed cells only):
+The rule (docs/documents.md has it with a worked example), applied to every count of every table
+of one report at once (and so to its CSV and charts, drawn from the suppressed cells only):
 
-1. Primary: a count from 1 to 9 is shown as "<10". Zero is shown as 0.
-2. Complementary: a table declares its *lines*: a shown total and the cells that make it up (a row
-   or column of a cross-tab and its Total; partner rows and the all-partner row). If a line has a
-   shown total and exactly one hidden cell, that cell could be worked out by subtraction, so the
-   smallest other non-zero shown cell of the line is hidden too, shown as "n/s" (not shown); when
-   there is none, the total is hidden. This repeats until no line has a single hidden cell.
-   Lines are applied even where cells may overlap (distinct students counted under two partners),
-   which only ever hides more.
-3. A percentage, median or other figure derived from counts is shown only when every count it is
-   derived from is shown exactly (a median needs at least 10 values).
+1. Markers: a count from 1 to 9 is shown as "<10"; a count of 10 or more held back as "n/s"; zero
+   is always shown. A derived figure (percentage, median) is shown only from shown counts.
+2. One figure, one state: cells that hold the same quantity in different tables (`Link` "same")
+   are one variable, shown or hidden together.
+3. Nothing can be worked out: every hidden count must be able to take another whole-number value
+   consistent with every shown figure, every marker's range, every table line (a total and its
+   parts) and every relation between tables (`Link` "tie": a constant difference a reader knows
+   or can guess; "at_most": a bound). `_System.movable` proves it by finding a move of +-1 on
+   hidden figures that keeps all of these; when none exists, `_System.complement` hides the fewest
+   further figures that make one possible (smallest first, totals last), and this repeats.
 
-Not covered: the difference between nested measures (referred vs received services, one funnel
-stage and the next) is not a cell of any table, so it is not suppressed; and tables are suppressed
-one at a time. Review the report before publishing it outside the district and its grantor.
+Moves keep every tie's difference unchanged, so a reader who guesses the usual equality (every
+unsent referral held with a reason; every student referred once) learns no more than one who only
+knows the bound.
 """
 
 from __future__ import annotations
