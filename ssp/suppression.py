@@ -196,14 +196,16 @@ class _System:
         hidden figures, found by search. False when none is found within the budget."""
         return self._find_move(x, allowance=0) is not None
 
-    def _find_move(self, x: int, allowance: int) -> dict[int, int] | None:
+    def _find_move(
+        self, x: int, allowance: int, budget: int = _SEARCH_BUDGET
+    ) -> dict[int, int] | None:
         """A move of `x` that changes at most `allowance` shown (non-zero) figures."""
         for sign in (1, -1):
             if not self._fits(x, sign):
                 continue
             move = {x: sign}
             try:
-                if self._search(move, self._residuals(move), [0], [allowance]):
+                if self._search(move, self._residuals(move), [budget], [allowance]):
                     return move
             except _Budget:
                 continue
@@ -237,17 +239,25 @@ class _System:
         shown.sort(key=lambda v: (v in self.totals, self.value[v], v))
         return hidden + shown
 
+    def _free_count(self, e: int, move: dict[int, int], allowance: int) -> int:
+        """How many figures of equation `e` may still move (the most constrained goes first)."""
+        n = 0
+        for v in self.eqs[e]:
+            if v not in move and (
+                self.state[v] != "shown" or (allowance > 0 and self.value[v] > 0)
+            ):
+                n += 1
+        return n
+
     def _search(
         self, move: dict[int, int], residual: dict[int, int], steps: list[int], allowance: list[int]
     ) -> bool:
-        steps[0] += 1
-        if steps[0] > _SEARCH_BUDGET:
+        steps[0] -= 1  # what is left of the budget
+        if steps[0] < 0:
             raise _Budget
         if not residual:
             return self._inequalities_hold(move)
-        e = min(  # the most constrained equation first
-            residual, key=lambda i: (len(self._candidates(i, move, allowance[0])), i)
-        )
+        e = min(residual, key=lambda i: (self._free_count(i, move, allowance[0]), i))
         r = residual[e]
         for v in self._candidates(e, move, allowance[0]):
             coef = self.eqs[e][v]
@@ -280,8 +290,8 @@ class _System:
     def complement(self, x: int) -> list[int]:
         """The fewest shown figures to hide so that `x` can move (smallest first, totals last);
         failing that, the smallest non-zero figure sharing an equation or inequality with it."""
-        for allowance in range(1, 7):
-            move = self._find_move(x, allowance)
+        for allowance, budget in ((1, 500), (2, 1000), (4, _SEARCH_BUDGET)):
+            move = self._find_move(x, allowance, budget)
             if move is not None:
                 return [v for v in move if self.state[v] == "shown"]
         near = [v for e in self.var_eqs.get(x, ()) for v in self.eqs[e]]
@@ -290,7 +300,10 @@ class _System:
         return [min(pool, key=lambda v: (v in self.totals, self.value[v], v))] if pool else []
 
     def protect(self) -> None:
-        """Hide figures until every hidden figure can take another value (or nothing is left)."""
+        """Hide figures until every hidden figure can take another value (or nothing is left).
+
+        Each hidden figure is searched for a move; when there is none, the fewest further
+        figures are hidden that make one possible."""
         done: set[int] = set()
         while True:
             pending = sorted(v for v, s in self.state.items() if s != "shown" and v not in done)
