@@ -520,7 +520,9 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
     funnel "Referred" (all partners) + school-staff referrals, whose students the grant table
     counts; each partner's held total = its "Referred" minus "Sent" (when every unsent referral
     has a reason); the grant table's students referred and served per partner = the funnel's
-    "Referred" and "Accessed service" (when each student has one referral). Bounds: funnel
+    "Referred" and "Accessed service" (when each student has one referral); a partner's referrals
+    with a first service date = its "Accessed service" (when each served referral has its date).
+    Bounds: funnel
     stages nest; students served <= students referred; time-to-service and grant totals <=
     the referrals in the period; a service count <= the visits of its source.
     """
@@ -562,7 +564,9 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
         links.append(Link("tie", _terms((1, held), (-1, _ref(data.funnel, row, referred)),
                                         (1, _ref(data.funnel, row, sent)))))
         grant_row = (ALL_SCHOOLS, ALL_PARTNERS if row == all_partners else label)
-        if row != all_partners:
+        if row != all_partners:  # referrals with a first service date: those that accessed it
+            n_served = _ref(data.median_days, row, data.median_days.col_labels[0])
+            links.append(Link("tie", _terms((1, n_served), (-1, _ref(data.funnel, row, accessed)))))
             for col, stage in zip(grant_cols, (referred, accessed)):
                 links.append(Link("tie", _terms((1, _ref(data.grant, grant_row, col)),
                                                 (-1, _ref(data.funnel, row, stage)))))
