@@ -574,8 +574,8 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
         links.append(Link("at_most", _terms((1, _ref(data.grant, row, grant_cols[1])),
                                             (-1, _ref(data.grant, row, grant_cols[0])))))
     grant_all = _ref(data.grant, (ALL_SCHOOLS, ALL_PARTNERS), grant_cols[0])
-    for figure in (grant_all, days_total):
-        links.append(Link("at_most", _terms((1, figure), (-1, summary_refs))))
+    links.append(Link("tie", _terms((1, grant_all), (-1, summary_refs))))  # one referral each
+    links.append(Link("at_most", _terms((1, days_total), (-1, summary_refs))))
     service = data.visits_by_service
     for row in service.row_labels:
         for col in service.col_labels:

@@ -3,8 +3,10 @@
 The rule (docs/documents.md has it with a worked example), applied to every count of every table
 of one report at once (and so to its CSV and charts, drawn from the suppressed cells only):
 
-1. Markers: a count from 1 to 9 is shown as "<10"; a count of 10 or more held back as "n/s"; zero
-   is always shown. A derived figure (percentage, median) is shown only from shown counts.
+1. Markers: a count from 1 to 9 is shown as "<10"; a count of 10 or more held back as "n/s"; a
+   zero is shown as 0, or as "<10" where it must be hidden to protect another count (so "<10"
+   means 0 to 9 to a reader). A derived figure (percentage, median) is shown only from shown
+   counts.
 2. One figure, one state: cells that hold the same quantity in different tables (`Link` "same")
    are one variable, shown or hidden together.
 3. Nothing can be worked out: every hidden count must be able to take another whole-number value
@@ -12,7 +14,8 @@ of one report at once (and so to its CSV and charts, drawn from the suppressed c
    parts) and every relation between tables (`Link` "tie": a constant difference a reader knows
    or can guess; "at_most": a bound). `_System.movable` proves it by finding a move of +-1 on
    hidden figures that keeps all of these; when none exists, `_System.complement` hides the fewest
-   further figures that make one possible (smallest first, totals last), and this repeats.
+   further figures that make one possible (non-zero first, parts before totals, smallest first),
+   and this repeats.
 
 Moves keep every tie's difference unchanged, so a reader who guesses the usual equality (every
 unsent referral held with a reason; every student referred once) learns no more than one who only
@@ -142,6 +145,7 @@ class _System:
         self.state: dict[int, CellState] = {
             v: ("primary" if 0 < self.value[v] < MIN_SHOWN else "shown") for v in set(self.var.values())
         }
+        self.zeros_ok = False  # whether a search may hide a shown zero
         self.eqs: list[dict[int, int]] = []
         self.les: list[dict[int, int]] = []
         self.totals: set[int] = set()
@@ -185,10 +189,12 @@ class _System:
 
     # -- can a hidden figure take another value? ------------------------------------------------
     def _fits(self, v: int, step: int) -> bool:
-        """The figure moved by `step` stays within what its marker says (<10: 1-9, n/s: >= 10;
-        a shown figure, about to be hidden as n/s, is >= 10 already)."""
+        """The figure moved by `step` stays within what its marker says (<10: 0-9, n/s: >= 10;
+        a shown figure about to be hidden gets the marker of its value)."""
         moved = self.value[v] + step
-        return 1 <= moved < MIN_SHOWN if self.state[v] == "primary" else moved >= MIN_SHOWN
+        if self.value[v] < MIN_SHOWN:
+            return 0 <= moved < MIN_SHOWN
+        return moved >= MIN_SHOWN
 
     def movable(self, x: int) -> bool:
         """Whether another set of values, all integers, agrees with every shown figure, every
@@ -218,33 +224,85 @@ class _System:
                 out[e] = out.get(e, 0) + self.eqs[e][v] * step
         return {e: r for e, r in out.items() if r}
 
-    def _inequalities_hold(self, move: dict[int, int]) -> bool:
-        touched = {i for v in move for i in self.var_les.get(v, ())}
-        return all(
-            sum(c * (self.value[v] + move.get(v, 0)) for v, c in self.les[i].items()) <= 0
-            for i in touched
-        )
+    def _broken_inequality(self, move: dict[int, int]) -> int | None:
+        """An inequality the move breaks (checked on the moved values), or None."""
+        for i in sorted({i for v in move for i in self.var_les.get(v, ())}):
+            if sum(c * (self.value[v] + move.get(v, 0)) for v, c in self.les[i].items()) > 0:
+                return i
+        return None
+
+    def _repair(
+        self, i: int, move: dict[int, int], residual: dict[int, int], steps: list[int],
+        allowance: list[int],
+    ) -> bool:
+        """Move one more figure of inequality `i` the way that restores it, then go on."""
+        for v, coef in self.les[i].items():
+            if v in move:
+                continue
+            shown = self.state[v] == "shown"
+            if shown and not (allowance[0] > 0 and (self.value[v] > 0 or self.zeros_ok)):
+                continue
+            step = -1 if coef > 0 else 1
+            if not self._fits(v, step):
+                continue
+            if self._assign(v, step, shown, move, residual, steps, allowance):
+                return True
+        return False
+
+    def _assign(
+        self, v: int, step: int, shown: bool, move: dict[int, int], residual: dict[int, int],
+        steps: list[int], allowance: list[int],
+    ) -> bool:
+        """Try the move with `v` moved by `step`; undone when the search fails."""
+        move[v] = step
+        allowance[0] -= shown
+        changed = {}
+        for i in self.var_eqs.get(v, ()):
+            changed[i] = residual.get(i, 0)
+            residual[i] = changed[i] + self.eqs[i][v] * step
+            if residual[i] == 0:
+                del residual[i]
+        if self._search(move, residual, steps, allowance):
+            return True
+        for i, old in changed.items():
+            if old:
+                residual[i] = old
+            else:
+                residual.pop(i, None)
+        allowance[0] += shown
+        del move[v]
+        return False
 
     def _candidates(self, e: int, move: dict[int, int], allowance: int) -> list[int]:
         """Figures of equation `e` that may still move: hidden ones first, then (while the
-        allowance lasts) shown non-zero ones, smallest first and totals last."""
+        allowance lasts) shown ones: non-zero before zero, parts before totals, smallest first."""
         hidden, shown = [], []
         for v in self.eqs[e]:
             if v in move:
                 continue
             if self.state[v] != "shown":
                 hidden.append(v)
-            elif allowance > 0 and self.value[v] > 0:
+            elif allowance > 0 and (self.value[v] > 0 or self.zeros_ok):
                 shown.append(v)
-        shown.sort(key=lambda v: (v in self.totals, self.value[v], v))
+        shown.sort(key=self._hiding_cost)
         return hidden + shown
+
+    def _hiding_cost(self, v: int) -> tuple[bool, bool, int, int]:
+        """Which shown figure to hide first: a non-zero one (a zero is hidden only when nothing
+        else will do), a part before a total, the smallest."""
+        return (self.value[v] == 0, v in self.totals, self.value[v], v)
+
+    def hide(self, v: int) -> None:
+        """Hide a shown figure as a complement: "<10" when below 10 (a zero), else "n/s"."""
+        self.state[v] = "primary" if self.value[v] < MIN_SHOWN else "secondary"
 
     def _free_count(self, e: int, move: dict[int, int], allowance: int) -> int:
         """How many figures of equation `e` may still move (the most constrained goes first)."""
         n = 0
         for v in self.eqs[e]:
             if v not in move and (
-                self.state[v] != "shown" or (allowance > 0 and self.value[v] > 0)
+                self.state[v] != "shown"
+                or (allowance > 0 and (self.value[v] > 0 or self.zeros_ok))
             ):
                 n += 1
         return n
@@ -256,7 +314,10 @@ class _System:
         if steps[0] < 0:
             raise _Budget
         if not residual:
-            return self._inequalities_hold(move)
+            broken = self._broken_inequality(move)
+            if broken is None:
+                return True
+            return self._repair(broken, move, residual, steps, allowance)
         e = min(residual, key=lambda i: (self._free_count(i, move, allowance[0]), i))
         r = residual[e]
         for v in self._candidates(e, move, allowance[0]):
@@ -267,37 +328,26 @@ class _System:
                     continue
                 if not self._fits(v, step):
                     continue
-                move[v] = step
-                allowance[0] -= shown
-                changed = {}
-                for i in self.var_eqs.get(v, ()):
-                    changed[i] = residual.get(i, 0)
-                    residual[i] = changed[i] + self.eqs[i][v] * step
-                    if residual[i] == 0:
-                        del residual[i]
-                if self._search(move, residual, steps, allowance):
+                if self._assign(v, step, shown, move, residual, steps, allowance):
                     return True
-                for i, old in changed.items():
-                    if old:
-                        residual[i] = old
-                    else:
-                        residual.pop(i, None)
-                allowance[0] += shown
-                del move[v]
         return False
 
     # -- choosing what else to hide -------------------------------------------------------------
     def complement(self, x: int) -> list[int]:
         """The fewest shown figures to hide so that `x` can move (smallest first, totals last);
         failing that, the smallest non-zero figure sharing an equation or inequality with it."""
-        for allowance, budget in ((1, 500), (2, 1000), (4, _SEARCH_BUDGET)):
-            move = self._find_move(x, allowance, budget)
-            if move is not None:
-                return [v for v in move if self.state[v] == "shown"]
+        for zeros_ok in (False, True):  # a zero is hidden only when nothing else will do
+            self.zeros_ok = zeros_ok
+            for allowance, budget in ((1, 500), (2, 1000), (4, _SEARCH_BUDGET)):
+                move = self._find_move(x, allowance, budget)
+                if move is not None:
+                    self.zeros_ok = False
+                    return [v for v in move if self.state[v] == "shown"]
+        self.zeros_ok = False
         near = [v for e in self.var_eqs.get(x, ()) for v in self.eqs[e]]
         near += [v for i in self.var_les.get(x, ()) for v in self.les[i]]
-        pool = {v for v in near if self.state[v] == "shown" and self.value[v] > 0}
-        return [min(pool, key=lambda v: (v in self.totals, self.value[v], v))] if pool else []
+        pool = {v for v in near if self.state[v] == "shown"}
+        return [min(pool, key=self._hiding_cost)] if pool else []
 
     def protect(self) -> None:
         """Hide figures until every hidden figure can take another value (or nothing is left).
@@ -317,7 +367,7 @@ class _System:
                     done.add(x)  # nothing left to hide around it
                     continue
                 for v in extra:
-                    self.state[v] = "secondary"
+                    self.hide(v)
                 progress = True
                 break
             if not progress:

@@ -1,6 +1,6 @@
 """No suppressed figure of any report can be worked out exactly from what the report shows.
 
-For a generated report, every count the CSV shows is a constant and every hidden count ("<10": 1 to
+For a generated report, every count the CSV shows is a constant and every hidden count ("<10": 0 to
 9, "n/s": 10 or more) an integer unknown. The constraints are every relation the report states or a
 reader can guess (docs/documents.md, "What a reader can combine"), written here from the tables'
 meaning, independently of the product's own list: table totals, the same figure in two tables,
@@ -192,9 +192,9 @@ class Reader:
             key = (row["table"], row["row"], column)
             self.keys.add(key)
             text, true = row["value"], truth[key]
-            if text == "<10":
-                assert 1 <= true <= 9, (key, true)
-                self._unknown(key, 1, 9)
+            if text == "<10":  # 1 to 9, or a zero hidden to protect another count
+                assert 0 <= true <= 9, (key, true)
+                self._unknown(key, 0, 9)
             elif text == "n/s":
                 assert true >= 10, (key, true)  # one marker, one meaning: n/s is 10 or more
                 self._unknown(key, 10, ceiling)
@@ -484,11 +484,11 @@ def test_issue_cases_are_protected() -> None:
 
 def test_the_solver_finds_a_pinned_cell() -> None:
     """Guards the check itself: one hidden cell next to a shown total is pinned, and a "<10"
-    beside an "n/s" whose row total is 11 pins both (1 + 10)."""
+    beside an "n/s" whose row total is 10 pins both (0 + 10)."""
     p = Problem(lo=[1], hi=[9])
     p.add({0: 1}, -5, True)  # x + 7 = 12
     assert not feasible(p, [1], [4], [1000]) and not feasible(p, [6], [9], [1000])
-    q = Problem(lo=[1, 10], hi=[9, 100])
-    q.add({0: 1, 1: 1}, -11, True)
+    q = Problem(lo=[0, 10], hi=[9, 100])
+    q.add({0: 1, 1: 1}, -10, True)
     assert feasible(q, q.lo, q.hi, [1000])
-    assert not feasible(q, [2, 10], [9, 100], [1000]) and not feasible(q, [1, 11], [9, 100], [1000])
+    assert not feasible(q, [1, 10], [9, 100], [1000]) and not feasible(q, [0, 11], [9, 100], [1000])
