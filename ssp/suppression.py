@@ -338,7 +338,7 @@ class _System:
         failing that, the smallest non-zero figure sharing an equation or inequality with it."""
         for zeros_ok in (False, True):  # a zero is hidden only when nothing else will do
             self.zeros_ok = zeros_ok
-            for allowance, budget in ((1, 500), (2, 1000), (4, _SEARCH_BUDGET)):
+            for allowance, budget in ((1, 500), (2, 1000), (4, _SEARCH_BUDGET), (8, 8 * _SEARCH_BUDGET)):
                 move = self._find_move(x, allowance, budget)
                 if move is not None:
                     self.zeros_ok = False
@@ -348,6 +348,13 @@ class _System:
         near += [v for i in self.var_les.get(x, ()) for v in self.les[i]]
         pool = {v for v in near if self.state[v] == "shown"}
         return [min(pool, key=self._hiding_cost)] if pool else []
+
+    def _neighbours(self, x: int) -> list[int]:
+        """Last resort when no search finds a move: every shown figure sharing an equation or an
+        inequality with `x` (the figures hidden with it then give it room)."""
+        near = {v for e in self.var_eqs.get(x, ()) for v in self.eqs[e]}
+        near |= {v for i in self.var_les.get(x, ()) for v in self.les[i]}
+        return sorted(v for v in near if self.state[v] == "shown")
 
     def protect(self) -> None:
         """Hide figures until every hidden figure can take another value (or nothing is left).
@@ -362,7 +369,7 @@ class _System:
                 if self.movable(x):
                     done.add(x)  # hiding more never takes a move away
                     continue
-                extra = self.complement(x)
+                extra = self.complement(x) or self._neighbours(x)
                 if not extra:
                     done.add(x)  # nothing left to hide around it
                     continue
