@@ -179,27 +179,93 @@ def _run_entry(run: Any) -> dict[str, Any]:  # run: connector.state.RunRecord
     return entry
 
 
-def disclosures(args: argparse.Namespace) -> int:
-    from connector.feeds.safety import neutralise_cell
-    from connector.state import DB_FILENAME, StateStore
+DISCLOSURES_RETRY_DEADLINE = 30.0
+"""Seconds `ssp disclosures` rides out a PowerSchool outage before answering without it."""
 
-    config = load_config(args.config)
-    entries: list[dict[str, str]] = []
-    if (config.state_dir / DB_FILENAME).exists():
-        with StateStore.open_dir(config.state_dir) as store:
-            entries = [d.as_dict() for d in store.disclosures_for_student(str(args.student))]
-    if args.format == "csv":
+
+def _read_powerschool_record(config: SSPConfig, student_number: str) -> Any:  # -> SourceRead
+    from connector.client import PowerSchoolClient
+    from connector.disclosure_record import SourceRead, read_powerschool
+    from connector.retry import RetriesExhaustedError
+    from foundation.errors import NotFoundError, PowerSchoolError
+
+    settings = config.powerschool
+    where = f"PowerSchool at {settings.base_url}"
+    query = f"{config.district.query_namespace}.disclosures.for_student"
+    credentials = read_credentials()  # missing credentials: a configuration error (exit 2)
+    try:
+        with PowerSchoolClient(
+            settings.base_url, credentials, max_workers=settings.max_workers,
+            timeout=settings.timeout_seconds,
+            retry_deadline=min(settings.retry_deadline_seconds, DISCLOSURES_RETRY_DEADLINE),
+        ) as client:
+            return read_powerschool(client, query, student_number)
+    except NotFoundError:
+        return SourceRead(problem=f"{where}: the PowerQuery {query} is not installed "
+                                  "(install the current plugin, then run `ssp check`)")
+    except RetriesExhaustedError as exc:
+        return SourceRead(problem=f"{where} not reachable: {exc}")
+    except PowerSchoolError as exc:  # no HTTP status: nothing answered (e.g. the token request)
+        how = "not reachable" if getattr(exc, "status", None) is None else "refused the request"
+        return SourceRead(problem=f"{where} {how}: {exc}")
+
+
+def _print_disclosures(record: Any, fmt: str) -> None:
+    from connector.disclosure_record import ENTRY_COLUMNS
+    from connector.feeds.safety import neutralise_cell
+
+    if fmt == "csv":
         out = io.StringIO()
-        columns = list(entries[0]) if entries else ["ssp_uid", "disclosed_at", "partner_id", "direction",
-                                                    "data_categories", "purpose", "legal_basis", "referral_uid"]
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(ENTRY_COLUMNS), lineterminator="\n")
         writer.writeheader()
-        for entry in entries:
+        for entry in record.entries:
             writer.writerow({k: neutralise_cell(str(v)) for k, v in entry.items()})
         sys.stdout.write(out.getvalue())
     else:
-        _print_json({"student_number": str(args.student), "disclosures": entries,
-                     "record_kept_under": "34 CFR 99.32"})
+        _print_json(record.as_dict())
+
+
+def disclosures(args: argparse.Namespace) -> int:
+    """`ssp disclosures --student N`: PowerSchool's record merged with the local ledger.
+
+    Exit 0: PowerSchool answered for a known student. 2: the student number is not in PowerSchool
+    (a mistyped number must not read as "no disclosures"). 1: PowerSchool could not be read (the
+    local entries are printed, marked incomplete) or neither source could be read (no output).
+    """
+    from connector.disclosure_record import merge_record, read_local
+    from foundation.errors import ConfigError
+
+    config = load_config(args.config)
+    student = str(args.student).strip()
+    if not student:
+        raise ConfigError("give a student number", key="--student")
+    local = read_local(config.state_dir, student)
+    powerschool = _read_powerschool_record(config, student)
+    if not powerschool.read and not local.read:
+        raise RunError(
+            f"cannot read any record of disclosures for student {student}: "
+            f"{powerschool.problem}; and {local.problem}"
+        )
+    record = merge_record(config, student, powerschool, local)
+    if record.known_in_powerschool is False:
+        if record.entries:
+            _print_disclosures(record, args.format)
+        raise ConfigError(
+            f"no student with student number {student} in PowerSchool at "
+            f"{config.powerschool.base_url} (check the number)"
+            + (f"; this server's ledger still holds {len(record.entries)} entr"
+               f"{'y' if len(record.entries) == 1 else 'ies'} for it" if record.entries else ""),
+            key="--student",
+        )
+    _print_disclosures(record, args.format)
+    if not powerschool.read:
+        print(f"ssp: error: {powerschool.problem}. The list above is only this server's local "
+              "ledger and may be incomplete: ask again when PowerSchool answers before replying "
+              "to a request for the record of disclosures.", file=sys.stderr)
+        return 1
+    if not local.read:
+        print(f"ssp: note: {local.problem}; the answer is PowerSchool's record alone.",
+              file=sys.stderr)
     return 0
 
 

@@ -224,7 +224,34 @@ def compile_kinds(
             template = spec.file or DEFAULT_TEMPLATES[section]
             _check_template(template, ".csv", source, f"{section}.file")
             kinds[section] = KindSpec(columns, codes, template=template)
+    _check_templates_apart(kinds["referral"].template, kinds["revocation"].template, source)
     return kinds
+
+
+_RUN_ID_SHAPE = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"  # a uuid4 as text: hex digits and dashes
+
+
+def _name_classes(template: str) -> list[frozenset[str]]:
+    """The characters each position of a file name made from `template` can hold, any run id."""
+    head, tail = template.split("{run_id}")
+    hex_digits = frozenset("0123456789abcdef")
+    run_id = [frozenset("-") if c == "-" else hex_digits for c in _RUN_ID_SHAPE]
+    return [frozenset(c.casefold()) for c in head] + run_id + [frozenset(c.casefold()) for c in tail]
+
+
+def _check_templates_apart(referral: str, revocation: str, source: str) -> None:
+    """Refuse referral and revocation templates that can name the same file (for any two run
+    ids; letter case ignored, as on a Windows share): one file would overwrite the other."""
+    a, b = _name_classes(referral), _name_classes(revocation)
+    if len(a) == len(b) and all(x & y for x, y in zip(a, b)):
+        raise ConfigError(
+            f"'{revocation}' can produce the same file name as referral.file ('{referral}'): "
+            "a revocation file would overwrite a referral file in the outbox; give them names "
+            "that differ outside {run_id}, e.g. referrals_{run_id}.csv and "
+            "revocations_{run_id}.csv",
+            file=source,
+            key="revocation.file",
+        )
 
 
 def _columns(section: str, renames: dict[str, str], source: str) -> dict[str, str]:

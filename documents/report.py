@@ -35,7 +35,16 @@ from documents.report_data import (
     parse_period,
     school_year,
 )
-from documents.suppression import MIN_SHOWN, Cell, CountGrid, Line, percent_cell, suppress, text_cell
+from documents.suppression import (
+    MIN_SHOWN,
+    SECONDARY_TEXT,
+    Cell,
+    CountGrid,
+    percent_cell,
+    suppress,
+    suppress_report,
+    text_cell,
+)
 
 __all__ = [
     "DisplayRow",
@@ -81,9 +90,12 @@ class DisplayTable:
         return next(r for r in self.rows if r.labels == labels)
 
 
-def display_table(grid: CountGrid) -> DisplayTable:
-    """Suppress a grid and add its derived percentage columns (shown only from shown counts)."""
-    cells = suppress(grid)
+def display_table(
+    grid: CountGrid, cells: tuple[tuple[Cell, ...], ...] | None = None
+) -> DisplayTable:
+    """A grid's suppressed cells (`cells`, from the whole report's suppression; else the grid's
+    own) and its derived percentage columns (shown only from shown counts)."""
+    cells = suppress(grid) if cells is None else cells
     rows = []
     for r, (labels, row) in enumerate(zip(grid.row_labels, cells, strict=True)):
         derived = tuple(percent_cell(row[num], row[den]) for _, num, den in grid.percents)
@@ -92,21 +104,11 @@ def display_table(grid: CountGrid) -> DisplayTable:
     return DisplayTable(grid.key, grid.title, header, len(grid.row_header), tuple(rows), grid.note)
 
 
-def _median_table(medians: Sequence[Median]) -> DisplayTable:
+def _median_table(
+    grid: CountGrid, medians: Sequence[Median], cells: tuple[tuple[Cell, ...], ...]
+) -> DisplayTable:
     """Referrals with a first service, per partner, and the median days (only from 10 or more)."""
-    n = len(medians)
-    grid = CountGrid(
-        "median_days",
-        "Median days from referral to first service",
-        ("Partner",),
-        tuple((m.label,) for m in medians),
-        ("Referrals with a first service date",),
-        tuple((m.n,) for m in medians),
-        (Line((n - 1, 0), tuple((r, 0) for r in range(n - 1))),) if n > 1 else (),
-        frozenset({n - 1}),
-        f"A median is shown only when it rests on at least {MIN_SHOWN} referrals.",
-    )
-    table = display_table(grid)
+    table = display_table(grid, cells)
     rows = []
     for row, m in zip(table.rows, medians, strict=True):
         count = row.cells[0]
@@ -114,7 +116,7 @@ def _median_table(medians: Sequence[Median]) -> DisplayTable:
         days = (
             Cell(f"{m.median_days:g}", m.median_days, "days")
             if ok
-            else text_cell("–" if m.n == 0 else "n/s", "days")
+            else text_cell("–" if m.n == 0 else SECONDARY_TEXT, "days")
         )
         rows.append(DisplayRow(row.labels, (count, days), row.total))
     return DisplayTable(
@@ -133,21 +135,9 @@ def _bars(table: DisplayTable, column: str, *, skip_totals: bool = True) -> list
 
 def _sections(data: ReportData) -> list[dict[str, Any]]:
     """Each report section: its display table and the chart drawn from that table's shown cells."""
-    t = {
-        name: display_table(getattr(data, name))
-        for name in (
-            "summary",
-            "funnel",
-            "days_to_service",
-            "held",
-            "visits_by_month",
-            "visits_by_purpose",
-            "visits_by_service",
-            "visits_by_tier",
-            "visits_by_school",
-            "grant",
-        )
-    }
+    grids = data.grids()
+    cells = suppress_report(grids, data.links)  # one suppression over every table
+    t = {name: display_table(grid, cells[name]) for name, grid in grids.items()}
     funnel_total = t["funnel"].rows[-1]
     stage_cells = funnel_total.cells[: len(FUNNEL_STAGES)]  # the counts, not the derived %
     stages = [Bar(h, c) for h, c in zip(FUNNEL_STAGES, stage_cells, strict=True)]
@@ -173,7 +163,10 @@ def _sections(data: ReportData) -> list[dict[str, Any]]:
             "table": t["days_to_service"],
             "chart": bar_chart(buckets, title="Days from referral to first service"),
         },
-        {"table": _median_table(data.medians), "chart": None},
+        {
+            "table": _median_table(data.median_days, data.medians, cells["median_days"]),
+            "chart": None,
+        },
         {
             "table": t["held"],
             "chart": bar_chart(_bars(t["held"], "Total"), title="Held referrals by reason"),

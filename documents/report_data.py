@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Literal, Mapping, Sequence
 
-from documents.report_grant import NO_SCHOOL, grant_table
-from documents.suppression import CountGrid, Line
 from foundation.catalogue import Catalogue
 from foundation.config import Partner
+from documents.report_grant import ALL_PARTNERS, ALL_SCHOOLS, NO_SCHOOL, grant_table
+from documents.suppression import MIN_SHOWN, CellRef, CountGrid, Line, Link
 
 __all__ = [
     "Period",
@@ -30,6 +30,10 @@ __all__ = [
     "school_year",
     "parse_period",
     "compute_report",
+    "report_links",
+    "SUMMARY_REFERRALS",
+    "SUMMARY_VISITS",
+    "VISIT_TABLES",
 ]
 
 Row = Mapping[str, object]
@@ -45,6 +49,10 @@ DAY_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 NO_PARTNER = "School staff (no partner)"
 NOT_RECORDED = "Not recorded"
+SUMMARY_REFERRALS = "Referrals in the period"
+SUMMARY_VISITS = "Support visits in the period"
+VISIT_TABLES = ("visits_by_month", "visits_by_purpose", "visits_by_tier", "visits_by_school")
+"""Visits tables whose rows partition the visits: their Total rows are the same figures."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,17 @@ class ReportData:
     visits_by_tier: CountGrid
     visits_by_school: CountGrid
     grant: CountGrid
+    median_days: CountGrid
+    links: tuple[Link, ...] = ()
+    """How figures of different tables relate (see `report_links`), for suppression."""
+
+    def grids(self) -> dict[str, CountGrid]:
+        """Every count table of the report, by key (the median table's counts included)."""
+        names = (
+            "summary", "funnel", "days_to_service", "median_days", "held", *VISIT_TABLES,
+            "visits_by_service", "grant",
+        )
+        return {name: getattr(self, name) for name in names}
 
 
 def school_year(today: dt.date) -> Period:
@@ -279,6 +298,22 @@ def _days_to_service(
     return grid, tuple(medians)
 
 
+def _median_grid(medians: Sequence[Median]) -> CountGrid:
+    """Referrals with a first service date per partner (the medians' counts) and in all."""
+    n = len(medians)
+    return CountGrid(
+        "median_days",
+        "Median days from referral to first service",
+        ("Partner",),
+        tuple((m.label,) for m in medians),
+        ("Referrals with a first service date",),
+        tuple((m.n,) for m in medians),
+        (Line((n - 1, 0), tuple((r, 0) for r in range(n - 1))),) if n > 1 else (),
+        frozenset({n - 1}),
+        f"A median is shown only when it rests on at least {MIN_SHOWN} referrals.",
+    )
+
+
 def _held(referrals: Sequence[Row], labels: _Labels) -> CountGrid:
     table: dict[str, Counter[str]] = defaultdict(Counter)
     partners: set[str] = set()
@@ -439,12 +474,12 @@ def compute_report(
     visit_rows, bad_visits = _in_period(list(visits), "visit_date", period)
     days_grid, medians = _days_to_service(in_period, labels)
     summary = {
-        "Referrals in the period": len(in_period),
-        "Support visits in the period": len(visit_rows),
+        SUMMARY_REFERRALS: len(in_period),
+        SUMMARY_VISITS: len(visit_rows),
         "Referral rows left out (no valid referral date)": bad_referrals,
         "Visit rows left out (no valid visit date)": bad_visits,
     }
-    return ReportData(
+    data = ReportData(
         period=period,
         summary=_crosstab(
             "summary",
@@ -460,5 +495,90 @@ def compute_report(
         medians=medians,
         held=_held(in_period, labels),
         grant=grant_table(in_period, labels.partner, labels.partner_order, _student),
+        median_days=_median_grid(medians),
         **_visit_tables(visit_rows, all_referrals, labels),
     )
+    return replace(data, links=report_links(data))
+
+
+def _ref(grid: CountGrid, row: tuple[str, ...], col: str) -> CellRef | None:
+    if row not in grid.row_labels or col not in grid.col_labels:
+        return None
+    return (grid.key, grid.row_labels.index(row), grid.col_labels.index(col))
+
+
+def _terms(*pairs: tuple[int, CellRef | None]) -> tuple[tuple[int, CellRef], ...]:
+    return tuple((coef, ref) for coef, ref in pairs if ref is not None)
+
+
+def report_links(data: ReportData) -> tuple[Link, ...]:
+    """The relations between tables a reader can use to narrow a hidden figure.
+
+    Same figure: the Total rows of the visits tables that partition the visits (month,
+    purpose, tier, school) and the summary's visit count; the time-to-service Total and the
+    median table's "All referrals". Ties (a known or guessable constant): summary referrals =
+    funnel "Referred" (all partners) + school-staff referrals, whose students the grant table
+    counts; each partner's held total = its "Referred" minus "Sent" (when every unsent referral
+    has a reason); the grant table's students referred and served per partner = the funnel's
+    "Referred" and "Accessed service" (when each student has one referral); a partner's referrals
+    with a first service date = its "Accessed service" (when each served referral has its date).
+    Bounds: funnel
+    stages nest; students served <= students referred; time-to-service and grant totals <=
+    the referrals in the period; a service count <= the visits of its source.
+    """
+    links: list[Link] = []
+    visits = [getattr(data, name) for name in VISIT_TABLES]
+    first = visits[0]
+    total_row = ("Total",)
+    for grid in visits[1:]:
+        for col in first.col_labels:
+            a, b = _ref(first, total_row, col), _ref(grid, total_row, col)
+            if a and b:
+                links.append(Link("same", ((1, a), (1, b))))
+    grand_visits = _ref(first, total_row, "Total")
+    summary_visits = _ref(data.summary, (SUMMARY_VISITS,), "Count")
+    if grand_visits and summary_visits:
+        links.append(Link("same", ((1, grand_visits), (1, summary_visits))))
+    days_total = _ref(data.days_to_service, ("All referrals",), "Total")
+    median_all = _ref(data.median_days, ("All referrals",), "Referrals with a first service date")
+    if days_total and median_all:
+        links.append(Link("same", ((1, days_total), (1, median_all))))
+
+    referred, sent, accessed = FUNNEL_STAGES[0], FUNNEL_STAGES[1], FUNNEL_STAGES[-1]
+    all_partners = ("All partners",)
+    summary_refs = _ref(data.summary, (SUMMARY_REFERRALS,), "Count")
+    funnel_refs = _ref(data.funnel, all_partners, referred)
+    grant_cols = data.grant.col_labels
+    staff = _ref(data.grant, (ALL_SCHOOLS, NO_PARTNER), grant_cols[0])
+    links.append(Link("tie", _terms((1, summary_refs), (-1, funnel_refs), (-1, staff))))
+    for (label,) in data.funnel.row_labels:
+        row = (label,)
+        for earlier, later in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:]):
+            links.append(
+                Link("at_most", _terms((1, _ref(data.funnel, row, later)),
+                                       (-1, _ref(data.funnel, row, earlier))))
+            )
+        # a partner missing from the held table has held nothing: Referred = Sent, guessably
+        held_col = "Total" if row == all_partners else label
+        held = _ref(data.held, total_row, held_col)
+        links.append(Link("tie", _terms((1, held), (-1, _ref(data.funnel, row, referred)),
+                                        (1, _ref(data.funnel, row, sent)))))
+        grant_row = (ALL_SCHOOLS, ALL_PARTNERS if row == all_partners else label)
+        if row != all_partners:  # referrals with a first service date: those that accessed it
+            n_served = _ref(data.median_days, row, data.median_days.col_labels[0])
+            links.append(Link("tie", _terms((1, n_served), (-1, _ref(data.funnel, row, accessed)))))
+            for col, stage in zip(grant_cols, (referred, accessed)):
+                links.append(Link("tie", _terms((1, _ref(data.grant, grant_row, col)),
+                                                (-1, _ref(data.funnel, row, stage)))))
+    for row in data.grant.row_labels:
+        links.append(Link("at_most", _terms((1, _ref(data.grant, row, grant_cols[1])),
+                                            (-1, _ref(data.grant, row, grant_cols[0])))))
+    grant_all = _ref(data.grant, (ALL_SCHOOLS, ALL_PARTNERS), grant_cols[0])
+    links.append(Link("tie", _terms((1, grant_all), (-1, summary_refs))))  # one referral each
+    links.append(Link("at_most", _terms((1, days_total), (-1, summary_refs))))
+    service = data.visits_by_service
+    for row in service.row_labels:
+        for col in service.col_labels:
+            bound = _ref(first, total_row, col)
+            links.append(Link("at_most", _terms((1, _ref(service, row, col)), (-1, bound))))
+    return tuple(link for link in links if len(link.terms) > 1)

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from foundation.catalogue import Catalogue, ChoiceEdit, PartnerChoice, load_catalogue
+from foundation.config_checks import Folder, check_folders, check_token_env
 from foundation.errors import ConfigError
 from foundation.tomlfile import parse_toml, read_toml, validate_model
 
@@ -450,8 +451,36 @@ def parse_config(raw: dict, *, source: str, base_dir: Path) -> SSPConfig:
     data["source"] = source
     data["base_dir"] = base_dir
     config = validate_model(SSPConfig, data, source)
+    _check_partner_secrets(config)
+    _check_folders(config)
     config.catalogue()  # validate the district's choice edits now, with the file named
     return config
+
+
+# The settings of each feed kind that name an environment variable holding a partner secret.
+_SECRET_ENV_KEYS = ("token_env", "client_id_env", "client_secret_env", "key_file_env",
+                    "key_passphrase_env")
+
+
+def _check_partner_secrets(config: SSPConfig) -> None:
+    """No partner secret variable may be one the PowerSchool credentials are read from: the
+    partner would receive the district's client id or secret."""
+    for partner in config.partners:
+        for name in _SECRET_ENV_KEYS:
+            check_token_env(getattr(partner.feed, name, ""), source=config.source,
+                            key=f"partners[{partner.id}].feed.{name}")
+
+
+def _check_folders(config: SSPConfig) -> None:
+    """No two local partner folders, and no partner folder and the state directory, may be the
+    same folder or one inside the other (written however: relative, `..`, symlinks, case)."""
+    folders = [Folder("state.dir", config.state_dir, "state")]
+    for partner in config.partners:
+        if isinstance(partner.feed, CsvFeed):
+            for name in ("inbox", "outbox"):
+                path = config.resolve(getattr(partner.feed, name))
+                folders.append(Folder(f"partners[{partner.id}].feed.{name}", path, "feed"))
+    check_folders(folders, source=config.source)
 
 
 def load_config(path: Path | None = None) -> SSPConfig:

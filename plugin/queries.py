@@ -291,6 +291,48 @@ def _student_consent_snapshot(cat: Catalogue, namespace: str) -> Query:
     )
 
 
+def _disclosures_of_student(cat: Catalogue, namespace: str) -> Query:
+    """One student's 99.32 record as PowerSchool keeps it, with the partner directory's names.
+
+    Read from STUDENTS outward (LEFT JOINs), so a known student with no disclosure still returns
+    one row (the student's, with empty disclosure columns) and an unknown student number returns
+    none: one request tells "none" from "no such student"."""
+    disclosures = cat.table("U_SSP_DISCLOSURES")
+    student_cols = [Column("STUDENTS", "DCID", "student_dcid"),
+                    Column("STUDENTS", "STUDENT_NUMBER", "student_number")]
+    record_cols = [Column("U_SSP_DISCLOSURES", "ID", "id")] + [
+        Column("U_SSP_DISCLOSURES", f.name, f.name.lower()) for f in disclosures.fields
+    ]
+    partner_cols = [Column("U_SSP_PARTNERS", "NAME", "partner_name")]
+    columns = student_cols + record_cols + partner_cols
+    aliases = {"STUDENTS": "s", "U_SSP_DISCLOSURES": "d", "U_SSP_PARTNERS": "p"}
+    sql = (
+        f"SELECT\n  {_select(columns, aliases)}\nFROM STUDENTS s\n"
+        f"LEFT JOIN U_SSP_DISCLOSURES d ON d.{cat.parent}DCID = s.DCID\n"
+        "LEFT JOIN U_SSP_PARTNERS p ON p.PARTNER_ID = d.PARTNER_ID\n"
+        "WHERE s.STUDENT_NUMBER = :student_number\n"
+        "ORDER BY d.DISCLOSED_AT, d.SSP_UID, p.ID"
+    )
+    touches = {(c.table, c.field) for c in columns} | {
+        ("U_SSP_DISCLOSURES", f"{cat.parent}DCID"),
+        ("U_SSP_PARTNERS", "PARTNER_ID"),
+        ("U_SSP_PARTNERS", "ID"),
+    }
+    return Query(
+        name=f"{namespace}.disclosures.for_student",
+        area="disclosures",
+        summary="A student's record of disclosures",
+        description="The FERPA 34 CFR 99.32 record of one student (by student number), with the "
+        "partner's name from the partner directory. A known student without disclosures gives "
+        "one row with empty disclosure columns; an unknown student number gives no row.",
+        args=(Arg("student_number", "STUDENTS.STUDENT_NUMBER",
+                  description="the student's student number"),),
+        columns=tuple(columns),
+        sql=sql,
+        touches=frozenset(touches),
+    )
+
+
 def connector_queries(cat: Catalogue, namespace: str) -> tuple[Query, ...]:
     """Every PowerQuery the connector calls, named under the district's `query_namespace`."""
     return (
@@ -313,6 +355,7 @@ def connector_queries(cat: Catalogue, namespace: str) -> tuple[Query, ...]:
         _students_by_number(namespace),
         _referral_snapshot(cat, namespace),
         _student_consent_snapshot(cat, namespace),
+        _disclosures_of_student(cat, namespace),
     )
 
 

@@ -19,6 +19,7 @@ from foundation.config import CsvFeed as CsvFeedSettings
 from foundation.config import FhirFeed as FhirFeedSettings
 from foundation.config import Partner, SSPConfig, is_loopback_url, read_secret
 from foundation.config import SftpFeed as SftpFeedSettings
+from foundation.config_checks import check_token_env
 from foundation.errors import ConfigError
 
 __all__ = ["open_feed", "open_sftp_feed", "open_fhir_feed", "partner_token"]
@@ -161,6 +162,7 @@ def partner_token(
     settings = partner.feed
     name = getattr(settings, "token_env", "")
     key = f"partners[{partner.id}].feed.token_env"
+    check_token_env(name, source=source, key=key)  # never hand PowerSchool's secret to a partner
     if not name:
         if is_loopback_url(getattr(settings, "base_url", "")):
             return None

@@ -85,7 +85,11 @@ def test_without_table_metadata_reads_are_probed_field_by_field_and_writes_defer
     report = run_check(client, config)
     entry = report["tables"]["U_SSP_PARTNERS"]
     assert entry["fields_not_readable"] == ["PARTNER_ID"]
-    assert report["missing"] == ["U_SSP_PARTNERS.PARTNER_ID: read access not approved"]
+    assert report["missing"] == [
+        "U_SSP_PARTNERS.PARTNER_ID: read access not approved",
+        # the record-of-disclosures query joins the partner directory on PARTNER_ID
+        "org.bridgeport.ssp.disclosures.for_student: access denied to U_SSP_PARTNERS.PARTNER_ID",
+    ]
     assert "checked at the first write" in report["tables"]["U_SSP_REFERRALS"]["write_access"]
     assert report["tables"]["STUDENTS"] == {
         "ok": True,

@@ -307,15 +307,16 @@ def test_rendered_report_shows_the_expected_figures() -> None:
     page = build_report(example_config(), refs, visits, period=PERIOD)
     t = rendered_tables(page)
     assert row_cells(t["funnel"], "Child Guidance Center") == ["30", "30", "30", "30", "30", "100%"]
+    # Sent is hidden: Referred 14 minus Sent 12 would give away the held total (2, shown "<10")
     assert row_cells(t["funnel"], "Bridgeport Behavioral Health Care") == [
         "14",
-        "12",
+        "n/s",
         "0",
         "0",
         "0",
         "0%",
     ]
-    assert row_cells(t["funnel"], "All partners") == ["44", "42", "30", "30", "30", "68%"]
+    assert row_cells(t["funnel"], "All partners") == ["44", "n/s", "30", "30", "30", "68%"]
     assert row_cells(t["grant"], "Xavier School", "Child Guidance Center") == ["20", "20", "100%"]
     assert row_cells(t["grant"], "Xavier School", "Bridgeport Behavioral Health Care") == [
         "14",

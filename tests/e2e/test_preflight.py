@@ -71,17 +71,27 @@ def test_a_state_dir_that_cannot_be_created_fails_the_check_and_the_run_says_so_
     assert "cannot be created" in run.stderr
 
 
-def test_missing_and_shared_feed_folders_are_each_named(ws: Workspace) -> None:
-    ws.write_config(replace=[(BHCARE_CSV, BHCARE_CSV.replace("feeds/bhcare/in", "feeds/cgc/in"))])
+def test_a_missing_feed_folder_is_named_by_the_check(ws: Workspace) -> None:
     (ws.root / "feeds" / "cgc" / "out").rmdir()
 
     code, report = check(ws)
     assert code == 1
-    missing = report["missing"]
-    assert any(m.startswith(f"the outbox {ws.root}/feeds/cgc/out does not exist") for m in missing)
-    shared = [m for m in missing if "give each partner its own inbox and outbox" in m]
-    assert shared == [f'{(ws.root / "feeds/cgc/in").resolve()} is used as partner "cgc" inbox '
-                      'and as partner "bhcare" inbox: give each partner its own inbox and outbox']
+    assert any(
+        m.startswith(f"the outbox {ws.root}/feeds/cgc/out does not exist") for m in report["missing"]
+    )
+
+
+def test_a_shared_feed_folder_is_refused_before_anything_is_checked(ws: Workspace) -> None:
+    """Two partners in one folder would read each other's files: the configuration itself is
+    refused (exit 2) by every command, naming both keys, before any check or run starts."""
+    ws.write_config(replace=[(BHCARE_CSV, BHCARE_CSV.replace("feeds/bhcare/in", "feeds/cgc/in"))])
+
+    result = ws.ssp("check", "--format", "json")
+
+    assert result.code == 2 and result.stdout == ""
+    error = result.stderr.strip().splitlines()[-1]
+    assert "partners[bhcare].feed.inbox" in error and "partners[cgc].feed.inbox" in error
+    assert "same folder" in error
 
 
 def test_an_unknown_mapping_fails_the_check_in_plain_words(ws: Workspace) -> None:

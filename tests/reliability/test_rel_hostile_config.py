@@ -159,6 +159,29 @@ CONFIG_CASES: dict[str, tuple[Edit, str, str]] = {
         "schedule.timezone",
         "",
     ),
+    "partners_share_an_outbox_written_differently": (
+        sub('outbox = "feeds/bhcare/out"', 'outbox = "./feeds/x/../cgc/out/"'),
+        "partners[bhcare].feed.outbox",
+        "partners[cgc].feed.outbox",
+    ),
+    "partner_inbox_is_its_outbox": (
+        sub('inbox = "feeds/bhcare/in"', 'inbox = "feeds/bhcare/out"'),
+        "partners[bhcare].feed.outbox",
+        "partners[bhcare].feed.inbox",
+    ),
+    "state_dir_is_a_partner_inbox": (
+        sub('dir = "var/ssp"', 'dir = "feeds/cgc/in"'),
+        "partners[cgc].feed.inbox",
+        "state.dir",
+    ),
+    "partner_token_is_the_powerschool_secret": (
+        sub(
+            'feed = { kind = "csv", inbox = "feeds/bhcare/in", outbox = "feeds/bhcare/out" }',
+            'feed = { kind = "http", base_url = "http://127.0.0.1:9", token_env = "SSP_CLIENT_SECRET" }',
+        ),
+        "partners[bhcare].feed.token_env",
+        "SSP_CLIENT_SECRET",
+    ),
     "reserved_internal_key": (lambda t: 'source = "elsewhere.toml"\n' + t, "source", "unknown key"),
 }
 
@@ -284,6 +307,10 @@ MAPPING_CASES: dict[str, tuple[Edit, str]] = {
     "unknown_status_code_target": (
         under("status_update.codes.status", 'teleported = "TLP"'),
         "status_update.codes",
+    ),
+    "revocation_file_named_as_the_referral_file": (
+        sub('file = "revocations_{run_id}.csv"', 'file = "referrals_{run_id}.csv"'),
+        "revocation.file",
     ),
 }
 

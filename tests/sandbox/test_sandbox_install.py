@@ -127,7 +127,7 @@ def test_generated_zips_install_side_by_side(plugin_zips: list) -> None:
     for table in ("U_SSP_VISITS", "U_SSP_REFERRALS", "U_SSP_CONSENTS", "U_SSP_DISCLOSURES"):
         assert {"ID", "STUDENTSDCID"} | TRACKING <= columns(sb, table)
     assert "STUDENTSDCID" not in columns(sb, "U_SSP_PARTNERS")
-    assert len(sb.queries) == 6  # three streams, students by number, two snapshot reads
+    assert len(sb.queries) == 7  # three streams, students by number, two snapshot reads, disclosures
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,7 @@ def test_the_ui_plugin_alone_is_refused_unless_queries_may_wait_for_their_tables
     with pytest.raises(InstallError, match="no such table: U_SSP_"):
         Sandbox(plugins=[ui_zip], students=3)
     sb = Sandbox(plugins=[ui_zip], students=3, strict_queries=False)
-    assert len(sb.queries) == 6  # three streams, students by number, two snapshot reads
+    assert len(sb.queries) == 7  # three streams, students by number, two snapshot reads, disclosures
     assert sb.store.schema("U_SSP_REFERRALS") is None
     sb.install(data_zip)  # installing the DATA plugin afterwards makes the queries runnable
     name = next(q for q in sb.queries if q.endswith("referrals.changed_since"))
