@@ -2,7 +2,8 @@
 
 `ssp check` (and `ssp sync schedule` at start) runs these next to the PowerSchool checks of
 connector/check.py: the state directory (there or creatable, writable, owner-only), every
-partner's inbox and outbox (there, writable, no folder shared between partners), every mapping
+partner's inbox and outbox (there, writable; a folder shared between partners is already refused
+when the configuration loads, foundation/config_checks.py), every mapping
 file (loads against the district's catalogue), every partner API (answers, accepts the token),
 the secret files (readable by the service, not by others), and the time zone. Each finding is one
 sentence that says what to do; nothing here changes anything (a probe file is created and removed
@@ -12,7 +13,6 @@ or on a read-only mount).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import tempfile
@@ -47,7 +47,6 @@ def local_findings(config: SSPConfig, env: Mapping[str, str] | None = None) -> l
     """What this machine lacks for a run: folders, mapping files, secret files. No network."""
     env = os.environ if env is None else env
     found = [*_state_dir(config), *_secrets(config, env)]
-    found += _shared_folders(config)
     for partner in config.partners:
         found += _partner_local(config, partner)
     return found
@@ -172,29 +171,6 @@ def _mapping(config: SSPConfig, partner: Partner) -> list[Finding]:
             f'the mapping "{partner.mapping}" of partner "{partner.id}" cannot be used: {said}',
         )]
     return []
-
-
-def _shared_folders(config: SSPConfig) -> list[Finding]:
-    """One folder used by two partners would hand one partner's files to the other."""
-    users: dict[Path, list[tuple[str, str]]] = {}  # folder -> (partner id, inbox|outbox)
-    for partner in config.partners:
-        if isinstance(partner.feed, CsvFeed):
-            for role in ("inbox", "outbox"):
-                path = _canonical(config.resolve(getattr(partner.feed, role)))
-                users.setdefault(path, []).append((partner.id, role))
-    return [
-        _error("partners", f"{path} is used as "
-               + " and as ".join(f'partner "{pid}" {role}' for pid, role in used)
-               + ": give each partner its own inbox and outbox")
-        for path, used in users.items()
-        if len({pid for pid, _ in used}) > 1
-    ]
-
-
-def _canonical(path: Path) -> Path:
-    with contextlib.suppress(OSError):
-        return path.resolve()
-    return path.absolute()
 
 
 def partner_api_findings(
