@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
 
+from connector.status import STATUSES as REFERRAL_STATUSES
 from documents.charts import Bar, bar_chart, funnel_chart
 from documents.report import build_report
 from documents.report_data import Period
@@ -35,19 +36,7 @@ CONFIG = parse_config_text(
 PERIOD = Period(dt.date(2026, 7, 1), dt.date(2027, 6, 30))
 ALLOWED_COUNT = re.compile(r"^(0|<10|n/s|[1-9][0-9]+)$")
 
-STATUSES = [
-    "new",
-    "sent",
-    "received",
-    "accepted",
-    "declined",
-    "scheduled",
-    "attended",
-    "in_service",
-    "completed",
-    "unable_to_contact",
-    "cancelled",
-]
+STATUSES = list(REFERRAL_STATUSES)  # every status a referral row can carry
 
 referral_rows = st.lists(
     st.fixed_dictionaries(

@@ -75,8 +75,15 @@ def sandbox_process(*args: str, timeout: float = 90) -> Iterator[SandboxProcess]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
+        reap(proc)
+
+
+def reap(proc: subprocess.Popen[str]) -> None:
+    """Make sure a process a test started is gone and its pipes are closed (a test that failed
+    half-way must not leave a daemon or open files behind)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()

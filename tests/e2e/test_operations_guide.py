@@ -23,9 +23,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sandbox_process import reap
 
-from sandbox import Sandbox
 from foundation.config import load_config, parse_config_text
+from sandbox import Sandbox
 
 ROOT = Path(__file__).parents[2]
 GUIDE = ROOT / "docs" / "operations.md"
@@ -96,11 +97,7 @@ class Server:
             proc.send_signal(signal.SIGTERM)
             return proc.wait(timeout=60) == 0
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()  # type: ignore[union-attr]
-            proc.stderr.close()  # type: ignore[union-attr]
+            reap(proc)
 
 
 def _mode(path: Path) -> int:
