@@ -8,8 +8,8 @@
 * `sftp_server`: a real OpenSSH server on 127.0.0.1 (sftp_server.py) for the sftp feed tests;
   skipped with a message where /usr/sbin/sshd is missing, a failure under CI (CI set).
 
-Long variants are marked `slow` and skipped unless selected: `python -m pytest -m slow tests/e2e`
-(or SSP_SLOW=1).
+Long variants are marked `slow` and skipped unless selected (tests/conftest.py):
+`python -m pytest -m slow tests/e2e` (or SSP_SLOW=1).
 """
 
 from __future__ import annotations
@@ -26,19 +26,6 @@ from sftp_server import OpenSshServer, sshd_available
 
 from foundation.config import demo_config_text, parse_config_text
 from sandbox import Sandbox
-
-HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip this folder's slow tests unless the run selects them (-m slow) or SSP_SLOW=1."""
-    if "slow" in (config.getoption("markexpr") or "") or os.environ.get("SSP_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow variant: run with `python -m pytest -m slow tests/e2e`")
-    for item in items:
-        if item.get_closest_marker("slow") and HERE in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
-
 
 @pytest.fixture(scope="session")
 def plugin_zips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from foundation.config import demo_config_text, parse_config_text
-
-HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip this folder's slow tests unless the run selects them (-m slow) or SSP_SLOW=1."""
-    if "slow" in (config.getoption("markexpr") or "") or os.environ.get("SSP_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(
-        reason="slow variant: run with `python -m pytest -m slow tests/reliability`"
-    )
-    for item in items:
-        if item.get_closest_marker("slow") and HERE in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
-
 
 @pytest.fixture(scope="session")
 def plugin_zips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
