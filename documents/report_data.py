@@ -516,15 +516,17 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
 
     Same figure: the Total rows of the visits tables that partition the visits (month,
     purpose, tier, school) and the summary's visit count; the time-to-service Total and the
-    median table's "All referrals". Ties (a known or guessable constant): summary referrals =
-    funnel "Referred" (all partners) + school-staff referrals, whose students the grant table
-    counts; each partner's held total = its "Referred" minus "Sent" (when every unsent referral
-    has a reason); the grant table's students referred and served per partner = the funnel's
-    "Referred" and "Accessed service" (when each student has one referral); a partner's referrals
-    with a first service date = its "Accessed service" (when each served referral has its date).
-    Bounds: funnel
-    stages nest; students served <= students referred; time-to-service and grant totals <=
-    the referrals in the period; a service count <= the visits of its source.
+    median table's "All referrals". Ties (bounds written as "<= 0", equalities in the usual case,
+    which a reader may guess when the data makes them hold): funnel "Referred" (all partners) +
+    the school-staff students the grant table counts <= summary referrals; each partner's held
+    total <= its "Referred" minus "Sent" (equal when every unsent referral has a reason); the
+    grant table's students referred and served per partner <= the funnel's "Referred" and
+    "Accessed service" (equal when each student has one referral); a partner's referrals with a
+    first service date <= its "Accessed service". Bounds: funnel stages nest; students served <=
+    students referred; time-to-service and grant totals <= the referrals in the period; a
+    service count <= the visits of its source. A row absent from its table (count 0) drops out
+    of the terms, so a tie can pin the figure left alone in it (a partner with no grant row had
+    no referral: its funnel "Referred" is 0 to every reader).
     """
     links: list[Link] = []
     visits = [getattr(data, name) for name in VISIT_TABLES]
@@ -550,7 +552,7 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
     funnel_refs = _ref(data.funnel, all_partners, referred)
     grant_cols = data.grant.col_labels
     staff = _ref(data.grant, (ALL_SCHOOLS, NO_PARTNER), grant_cols[0])
-    links.append(Link("tie", _terms((1, summary_refs), (-1, funnel_refs), (-1, staff))))
+    links.append(Link("tie", _terms((1, funnel_refs), (1, staff), (-1, summary_refs))))
     for (label,) in data.funnel.row_labels:
         row = (label,)
         for earlier, later in zip(FUNNEL_STAGES, FUNNEL_STAGES[1:]):
@@ -581,4 +583,4 @@ def report_links(data: ReportData) -> tuple[Link, ...]:
         for col in service.col_labels:
             bound = _ref(first, total_row, col)
             links.append(Link("at_most", _terms((1, _ref(service, row, col)), (-1, bound))))
-    return tuple(link for link in links if len(link.terms) > 1)
+    return tuple(link for link in links if link.terms)

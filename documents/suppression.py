@@ -11,15 +11,16 @@ of one report at once (and so to its CSV and charts, drawn from the suppressed c
    are one variable, shown or hidden together.
 3. Nothing can be worked out: every hidden count must be able to take another whole-number value
    consistent with every shown figure, every marker's range, every table line (a total and its
-   parts) and every relation between tables (`Link` "tie": a constant difference a reader knows
-   or can guess; "at_most": a bound). `_System.movable` proves it by finding a move of +-1 on
+   parts) and every relation between tables (`Link` "tie": a bound that is an equality in the
+   usual case; "at_most": a bound). `_System.movable` proves it by finding a move of +-1 on
    hidden figures that keeps all of these; when none exists, `_System.complement` hides the fewest
    further figures that make one possible (non-zero first, parts before totals, smallest first),
    and this repeats.
 
-Moves keep every tie's difference unchanged, so a reader who guesses the usual equality (every
-unsent referral held with a reason; every student referred once) learns no more than one who only
-knows the bound.
+A tie whose equality holds in the data (every unsent referral held with a reason; every student
+referred once) is kept as an equation, since a reader may guess it; one that does not hold is only
+the bound. A tie or line left with a single figure (the other side is a table row that is absent
+because its count is 0) pins that figure: it is never hidden, since hiding it would protect nothing.
 """
 
 from __future__ import annotations
@@ -103,10 +104,13 @@ class Link:
 
     same      two cells hold the same quantity (e.g. the visits Total row of every visits table):
               they are shown, or hidden, together.
-    tie       sum(coef * cell) is a constant the reader knows or can guess (e.g. funnel Referred
-              minus Sent is the held total when every unsent referral has a reason): no hidden
-              cell may be worked out through it.
+    tie       sum(coef * cell) <= 0, and = 0 in the usual case a reader may guess (e.g. the held
+              total <= funnel Referred minus Sent, equal when every unsent referral has a
+              reason): an equation when the data makes it one, else a bound.
     at_most   sum(coef * cell) <= 0 holds (e.g. Sent <= Referred): bounds a reader may use.
+
+    A cell missing from its table (a row left out because its count is 0) is left out of the
+    terms; a link may then hold a single cell, which it bounds or pins.
     """
 
     kind: Literal["same", "tie", "at_most"]
@@ -160,9 +164,17 @@ class _System:
         for link in links:
             terms = [(coef, self.var[ref]) for coef, ref in link.terms]
             if link.kind == "tie":
-                self._add(self.eqs, terms)
+                slack = sum(coef * self.value[v] for coef, v in terms)
+                if slack == 0:  # the usual equality holds: a reader may guess it
+                    self._add(self.eqs, terms)
+                elif slack < 0:  # only the bound is known
+                    self._add(self.les, terms)
+                # slack > 0: the data breaks the usual relation; a reader relying on it is misled
             elif link.kind == "at_most":
                 self._add(self.les, terms)
+        self.fixed = {v for eq in self.eqs if len(eq) == 1 for v in eq}
+        """Figures an equation pins by themselves (a total over no rows; a tie whose other side
+        is a row absent because its count is 0): known to every reader, so never hidden."""
         self.var_eqs: dict[int, list[int]] = {}
         for i, eq in enumerate(self.eqs):
             for v in eq:
@@ -240,7 +252,7 @@ class _System:
             if v in move:
                 continue
             shown = self.state[v] == "shown"
-            if shown and not (allowance[0] > 0 and (self.value[v] > 0 or self.zeros_ok)):
+            if shown and not self._may_hide(v, allowance[0]):
                 continue
             step = -1 if coef > 0 else 1
             if not self._fits(v, step):
@@ -282,7 +294,7 @@ class _System:
                 continue
             if self.state[v] != "shown":
                 hidden.append(v)
-            elif allowance > 0 and (self.value[v] > 0 or self.zeros_ok):
+            elif self._may_hide(v, allowance):
                 shown.append(v)
         shown.sort(key=self._hiding_cost)
         return hidden + shown
@@ -292,6 +304,11 @@ class _System:
         else will do), a part before a total, the smallest."""
         return (self.value[v] == 0, v in self.totals, self.value[v], v)
 
+    def _may_hide(self, v: int, allowance: int) -> bool:
+        """Whether a search may hide shown figure `v`: while the allowance lasts, never a figure
+        pinned by itself, a zero only when the search allows zeros."""
+        return allowance > 0 and v not in self.fixed and (self.value[v] > 0 or self.zeros_ok)
+
     def hide(self, v: int) -> None:
         """Hide a shown figure as a complement: "<10" when below 10 (a zero), else "n/s"."""
         self.state[v] = "primary" if self.value[v] < MIN_SHOWN else "secondary"
@@ -300,10 +317,7 @@ class _System:
         """How many figures of equation `e` may still move (the most constrained goes first)."""
         n = 0
         for v in self.eqs[e]:
-            if v not in move and (
-                self.state[v] != "shown"
-                or (allowance > 0 and (self.value[v] > 0 or self.zeros_ok))
-            ):
+            if v not in move and (self.state[v] != "shown" or self._may_hide(v, allowance)):
                 n += 1
         return n
 
@@ -346,7 +360,7 @@ class _System:
         self.zeros_ok = False
         near = [v for e in self.var_eqs.get(x, ()) for v in self.eqs[e]]
         near += [v for i in self.var_les.get(x, ()) for v in self.les[i]]
-        pool = {v for v in near if self.state[v] == "shown"}
+        pool = {v for v in near if self.state[v] == "shown" and v not in self.fixed}
         return [min(pool, key=self._hiding_cost)] if pool else []
 
     def _neighbours(self, x: int) -> list[int]:
@@ -354,7 +368,7 @@ class _System:
         inequality with `x` (the figures hidden with it then give it room)."""
         near = {v for e in self.var_eqs.get(x, ()) for v in self.eqs[e]}
         near |= {v for i in self.var_les.get(x, ()) for v in self.les[i]}
-        return sorted(v for v in near if self.state[v] == "shown")
+        return sorted(v for v in near if self.state[v] == "shown" and v not in self.fixed)
 
     def protect(self) -> None:
         """Hide figures until every hidden figure can take another value (or nothing is left).

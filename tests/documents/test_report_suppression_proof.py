@@ -10,10 +10,9 @@ inequality an equality in the usual case (every student referred once, every uns
 with a reason), a reader may guess the equality when it holds, so the test uses it then; pure
 bounds (funnel stages nest, served <= referred, a part <= its subtotal) stay inequalities.
 
-A hidden figure is protected when its minimum and maximum over all integer solutions differ, i.e.
-(the true values being a solution) when some solution gives it a value other than the true one.
-The exact check is a small integer solver: bounds propagation over the linear constraints and
-branching on the smallest domain (complete, so "infeasible" is a proof)."""
+A hidden figure is protected when its minimum and maximum over all integer solutions differ. Both
+are computed exactly as integer programs by HiGHS (scipy.optimize.milp); a hand-written branch and
+bound used before gave up after minutes on some 20-referral reports that HiGHS settles in a second."""
 
 from __future__ import annotations
 
@@ -25,9 +24,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from documents.report import render_csv
 from documents.report_data import Period, compute_report
@@ -44,14 +45,14 @@ ALL_PARTNERS, ALL_SCHOOLS, STAFF = "All partners", "All schools", "School staff 
 REFERRED, RECEIVED = "Students referred", "Students who received services"
 MEDIAN_N = "Referrals with a first service date"
 
-# -- an exact integer feasibility solver ------------------------------------------------------------
+# -- the reader's unknowns and constraints as an integer program ------------------------------------
 
 Key = tuple[str, str, str]  # (table, row, column) as the CSV shows them
 
 
 @dataclass
 class Problem:
-    """Unknowns with integer bounds; constraints sum(coef * x) + const (== or <=) 0."""
+    """Integer unknowns within [lo, hi]; constraints sum(coef * x) + const (== or <=) 0."""
 
     lo: list[int] = field(default_factory=list)
     hi: list[int] = field(default_factory=list)
@@ -64,114 +65,53 @@ class Problem:
             return
         self.rows.append((coefs, const, eq))
 
-
-class GaveUp(Exception):
-    pass
-
-
-def _var_rows(p: Problem) -> list[list[int]]:
-    rows: list[list[int]] = [[] for _ in p.lo]
-    for i, (coefs, _, _) in enumerate(p.rows):
-        for v in coefs:
-            rows[v].append(i)
-    return rows
-
-
-def _propagate(p: Problem, lo: list[int], hi: list[int], queue: list[int], var_rows) -> bool:
-    """Tighten bounds until no constraint can (constraints re-checked when one of their
-    unknowns' bounds changes); False when some domain becomes empty."""
-    waiting = set(queue)
-    while queue:
-        i = queue.pop()
-        waiting.discard(i)
-        coefs, const, eq = p.rows[i]
-        for sign in (1, -1) if eq else (1,):
-            # sign * (sum coef x + const) <= 0
-            total_min = sign * const
-            for v, c in coefs.items():
-                a = sign * c
-                total_min += a * (lo[v] if a > 0 else hi[v])
-            if total_min > 0:
+    def holds_at(self, point: list[int]) -> bool:
+        """Whether `point` satisfies every bound and constraint (plain arithmetic)."""
+        if any(not lo <= x <= hi for lo, x, hi in zip(self.lo, point, self.hi, strict=True)):
+            return False
+        for coefs, const, eq in self.rows:
+            value = sum(c * point[v] for v, c in coefs.items()) + const
+            if value > 0 or (eq and value != 0):
                 return False
-            for v, c in coefs.items():
-                a = sign * c
-                slack = -(total_min - a * (lo[v] if a > 0 else hi[v]))  # a * x_v <= slack
-                if a > 0:
-                    bound = slack // a
-                    if bound >= hi[v]:
-                        continue
-                    hi[v] = bound
-                else:
-                    bound = -(slack // -a)
-                    if bound <= lo[v]:
-                        continue
-                    lo[v] = bound
-                if lo[v] > hi[v]:
-                    return False
-                for j in var_rows[v]:
-                    if j not in waiting:
-                        waiting.add(j)
-                        queue.append(j)
-    return True
+        return True
 
+    def _program(self) -> tuple[list[LinearConstraint], Bounds, np.ndarray]:
+        matrix = np.zeros((len(self.rows), len(self.lo)))
+        lower, upper = [], []
+        for i, (coefs, const, eq) in enumerate(self.rows):
+            for u, c in coefs.items():
+                matrix[i, u] = c
+            lower.append(-const if eq else -np.inf)
+            upper.append(-const)
+        constraints = [LinearConstraint(matrix, lower, upper)] if self.rows else []
+        return constraints, Bounds(self.lo, self.hi), np.ones(len(self.lo))
 
-def feasible(
-    p: Problem,
-    lo: list[int],
-    hi: list[int],
-    budget: list[int],
-    hint: list[int] | None = None,
-    seed: list[int] | None = None,
-) -> bool:
-    """Whether an integer point within [lo, hi] satisfies every constraint. Exact: a complete
-    search; `hint` (a point to look near first) only orders the branches; `seed`: the unknowns
-    whose bounds changed since [lo, hi] was last propagated (None: propagate everything)."""
-    var_rows = _var_rows(p)
-    guide = hint if hint is not None else lo
-    queue = list(range(len(p.rows))) if seed is None else sorted({i for v in seed for i in var_rows[v]})
-    order = _distances(p, var_rows, seed or [])
-    return _search(p, lo[:], hi[:], queue, var_rows, budget, guide, order)
+    def _optimum(self, v: int, sign: int, program) -> list[int]:
+        """An integer solution where `sign * x_v` is smallest."""
+        constraints, bounds, integrality = program
+        objective = np.zeros(len(self.lo))
+        objective[v] = sign
+        result = milp(objective, constraints=constraints, integrality=integrality, bounds=bounds)
+        assert result.status == 0, f"the integer program was not solved: {result.message}"
+        return [round(x) for x in result.x]
 
+    def extremes(self, v: int) -> tuple[int, int]:
+        """The smallest and largest value of unknown `v` over all integer solutions."""
+        program = self._program()
+        return self._optimum(v, 1, program)[v], self._optimum(v, -1, program)[v]
 
-def _distances(p: Problem, var_rows: list[list[int]], start: list[int]) -> list[int]:
-    """Steps from the `start` unknowns through shared constraints (branching near them first
-    finds a consistent change, or its impossibility, early)."""
-    far = len(var_rows) + 1
-    dist = [far] * len(var_rows)
-    todo = list(start)
-    for v in start:
-        dist[v] = 0
-    while todo:
-        nxt = []
-        for v in todo:
-            for i in var_rows[v]:
-                for u in p.rows[i][0]:
-                    if dist[u] == far:
-                        dist[u] = dist[v] + 1
-                        nxt.append(u)
-        todo = nxt
-    return dist
-
-
-def _search(p, lo, hi, queue, var_rows, budget, guide, order) -> bool:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise GaveUp
-    if not _propagate(p, lo, hi, queue, var_rows):
-        return False
-    open_vars = [v for v in range(len(lo)) if lo[v] < hi[v] and var_rows[v]]
-    if not open_vars:
-        return True  # all constrained unknowns fixed, each constraint checked when it was
-    v = min(open_vars, key=lambda i: (order[i], hi[i] - lo[i], i))
-    near = min(max(guide[v], lo[v]), hi[v])
-    for part_lo, part_hi in ((near, near), (lo[v], near - 1), (near + 1, hi[v])):
-        if part_lo > part_hi:
-            continue
-        sub_lo, sub_hi = lo[:], hi[:]
-        sub_lo[v], sub_hi[v] = part_lo, part_hi
-        if _search(p, sub_lo, sub_hi, list(var_rows[v]), var_rows, budget, guide, order):
-            return True
-    return False
+    def pinned(self, truth: list[int]) -> list[int]:
+        """The unknowns that take their `truth` value in every integer solution. Each solution
+        found (smallest, then largest value of an unknown not yet seen to move) clears every
+        unknown it gives another value, so most need no program of their own."""
+        program = self._program()
+        pending = set(range(len(self.lo)))
+        for sign in (1, -1):
+            for v in sorted(pending):
+                if v in pending:
+                    point = self._optimum(v, sign, program)
+                    pending -= {u for u in pending if point[u] != truth[u]}
+        return sorted(pending)
 
 
 # -- the report as a reader sees it -----------------------------------------------------------------
@@ -235,41 +175,10 @@ class Reader:
         terms = [(1, k) for k in small] + [(-1, k) for k in big] + [(1, k) for k in minus]
         self.relate(terms, eq=guessable and self.true_sum(terms) == 0)
 
-    def settle(self) -> None:
-        """Propagate the constraints once; each question then starts from the tightened box."""
-        lo, hi = self.problem.lo[:], self.problem.hi[:]
-        assert _propagate(self.problem, lo, hi, list(range(len(self.problem.rows))),
-                          _var_rows(self.problem)), "the true figures must fit the constraints"
-        self.box = (lo, hi)
-
-    def protected(self, key: Key) -> bool:
-        """Whether an integer solution gives the hidden figure a value other than its true one.
-
-        Both directions (below and above the true value) are searched with a growing budget, so
-        an easy witness on one side is found before an exhaustive proof on the other."""
-        v, true = self.var[key], self.truth[key]
-        hint = [self.truth[k] for k in self.var]  # look near the true values first
-        sides = []
-        for lo_cut, hi_cut in ((None, true - 1), (true + 1, None)):
-            lo, hi = self.box[0][:], self.box[1][:]
-            if lo_cut is not None:
-                lo[v] = max(lo[v], lo_cut)
-            if hi_cut is not None:
-                hi[v] = min(hi[v], hi_cut)
-            if lo[v] <= hi[v]:
-                sides.append((lo, hi))
-        for budget in (500, 20_000, 2_000_000):
-            undecided = []
-            for lo, hi in sides:
-                try:
-                    if feasible(self.problem, lo, hi, [budget], hint, seed=[v]):
-                        return True
-                except GaveUp:
-                    undecided.append((lo, hi))
-            if not undecided:
-                return False
-            sides = undecided
-        raise GaveUp(key)
+    def pinned(self) -> list[Key]:
+        """Hidden figures that every integer solution gives their true value: worked out."""
+        keys = sorted(self.var, key=self.var.get)
+        return [keys[v] for v in self.problem.pinned([self.truth[k] for k in keys])]
 
 
 def _rows(reader: Reader, table: str) -> list[str]:
@@ -413,17 +322,16 @@ def check_report(referrals: list[dict], visits: list[dict]) -> Reader:
     truth = _truth(data)
     reader = Reader(render_csv(data), truth, ceiling=3 * (len(referrals) + len(visits)) + 20)
     add_relations(reader)
-    reader.settle()
-    hint = [truth[k] for k in reader.var]
-    assert feasible(reader.problem, reader.problem.lo, reader.problem.hi, [200_000], hint), (
+    assert reader.problem.holds_at([truth[k] for k in reader.var]), (
         "the true figures must satisfy the reader's constraints"
     )
-    for key in reader.var:
-        assert reader.protected(key), f"{key} (true value {truth[key]}) can be worked out"
+    worked_out = reader.pinned()
+    assert not worked_out, "hidden but worked out: " + ", ".join(
+        f"{key} (true value {truth[key]})" for key in worked_out)
     return reader
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+@settings(max_examples=500, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(referrals=referral_rows, visits=visit_rows)
 def test_no_suppressed_figure_can_be_derived_from_what_the_report_shows(
@@ -489,19 +397,51 @@ def test_the_solver_finds_a_pinned_cell() -> None:
     beside an "n/s" whose row total is 10 pins both (0 + 10)."""
     p = Problem(lo=[1], hi=[9])
     p.add({0: 1}, -5, True)  # x + 7 = 12
-    assert not feasible(p, [1], [4], [1000]) and not feasible(p, [6], [9], [1000])
+    assert p.extremes(0) == (5, 5)
     q = Problem(lo=[0, 10], hi=[9, 100])
     q.add({0: 1, 1: 1}, -10, True)
-    assert feasible(q, q.lo, q.hi, [1000])
-    assert not feasible(q, [1, 10], [9, 100], [1000]) and not feasible(q, [0, 11], [9, 100], [1000])
+    assert q.extremes(0) == (0, 0) and q.extremes(1) == (10, 10)
+    r = Problem(lo=[0, 10], hi=[9, 100])
+    r.add({0: 1, 1: 1}, -14, True)  # x + y = 14: x from 0 to 4
+    assert r.extremes(0) == (0, 4) and not r.holds_at([5, 10]) and r.holds_at([2, 12])
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (open in issue 10): the held table's Total over "
-                   "no reason rows is 0 by construction, yet shown as <10 and counted as protected")
 def test_referrals_new_without_a_reason_leave_no_derivable_held_total() -> None:
     """Found by the random version of the property test: referrals still `new` that no run has
-    given a STATUS_REASON (created after the last sync) leave the held table without rows."""
+    given a STATUS_REASON (created after the last sync) leave the held table without rows. Its
+    Total is 0 by construction, so it is shown as 0 and the funnel's Referred is protected by
+    moving with the summary instead."""
     row = {"studentsdcid": "0", "referral_date": "2026-07-01", "partner_id": "cgc",
            "status": "new", "status_reason": "", "access_result": "pending",
            "first_service_date": "", "school_name": "Xavier School"}
-    check_report([dict(row) for _ in range(9)], [])
+    reader = check_report([dict(row) for _ in range(9)], [])
+    assert reader.shown[("held", "Total", "Total")] == 0
+    assert ("funnel", "Child Guidance Center", "Referred") in reader.var
+
+
+def test_a_partner_without_referrals_keeps_a_shown_zero() -> None:
+    """A partner with no referral has no grant row, so every reader knows its funnel Referred is
+    0 (the random property test once found that zero hidden as `<10` to protect another
+    partner's count, which protects nothing): it stays shown while the small counts around it
+    are protected by other figures."""
+    refs = [_referral(i, "cgc", "sent") for i in range(3)]
+    refs += [_referral(10 + i, "cgc", "completed", access="yes") for i in range(11)]
+    refs += [_referral(30 + i, "", "new") for i in range(2)]
+    reader = check_report(refs, [])
+    absent = [n for n in _rows(reader, "funnel") if n not in ("Child Guidance Center", ALL_PARTNERS)]
+    assert absent, "the example configuration has partners without referrals here"
+    for partner in absent:
+        assert reader.shown[("funnel", partner, "Referred")] == 0
+    assert ("grant", f"{ALL_SCHOOLS} / {STAFF}", REFERRED) in reader.var
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(referrals=referral_rows, visits=visit_rows)
+def test_no_suppressed_figure_can_be_derived_on_random_reports(
+    referrals: list[dict], visits: list[dict]
+) -> None:
+    """The same property on fresh random reports every run (the CI version above is fixed so a
+    landing never depends on luck); a failure prints the seed to reproduce it."""
+    check_report(referrals, visits)
