@@ -8,16 +8,22 @@ It is the partner agency's FHIR server as the connector meets it (bearer token, 
 - `GET /[type]?_lastUpdated=ge<instant>&_count=N` (plus `identifier=`, `_id=`) in
   `_lastUpdated` order, paged with Bundle `next` links; `GET /[type]/[id]` with an ETag;
 - `PUT /[type]/[id]` with `If-Match` (412 on a stale version, 428 without one);
-- `GET /metadata`: a CapabilityStatement that says conditional create is supported.
+- `GET /metadata`: a CapabilityStatement that says conditional create is supported;
+- `POST /oauth/token` (outside the FHIR base, `token_url`), when built with `client_id` and
+  `client_secret`: OAuth2 client credentials (RFC 6749 section 4.4: HTTP Basic client
+  authentication, `grant_type=client_credentials` form body) issue short-lived bearer tokens,
+  accepted beside the static `token`; `revoke_tokens()` ends them early, as a partner may.
 
 Tests play the partner through Python: `accept`, `schedule`, `attend` (a Procedure), `complete`,
 `reject`, `set_task`. Faults: `fail_next(method, path, kind)` with kind `reset` (nothing applied),
-`reset_after_write` (applied, then the connection drops) or an HTTP status such as "500".
+`reset_after_write` (applied, then the connection drops), `revoke_tokens` (every issued OAuth2
+token ends just before that request is checked) or an HTTP status such as "500".
 It never imports the connector: it checks the wire format, not our code.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
@@ -76,11 +82,18 @@ class FhirPartner:
         self,
         *,
         token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_lifetime_s: int = 3600,
         page_size: int = 50,
         latency_ms: int = 0,
         district_base: str = "https://district.example.org/fhir",
     ) -> None:
         self.token = token or secrets.token_urlsafe(24)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_lifetime_s = token_lifetime_s
+        self._issued: dict[str, float] = {}  # OAuth2 access token -> monotonic expiry
         self.page_size = page_size
         self.latency_ms = latency_ms
         # The district's identifier and code systems live under this base (docs/partner-formats.md).
@@ -123,8 +136,50 @@ class FhirPartner:
         assert self._server is not None, "start() the FHIR partner first"
         return f"http://127.0.0.1:{self._server.server_address[1]}/fhir"
 
+    @property
+    def token_url(self) -> str:
+        return self.base_url.removesuffix("/fhir") + "/oauth/token"
+
     def __repr__(self) -> str:  # never the token
         return f"FhirPartner({self.base_url if self._server else 'stopped'})"
+
+    # -- OAuth2 client credentials -------------------------------------------------------------
+
+    def issue_token(self, authorization: str | None, form: bytes) -> tuple[int, Resource]:
+        """The token endpoint: (HTTP status, JSON body) as RFC 6749 sections 4.4 and 5 give them."""
+        if self.client_id is None:
+            return 404, {"error": "invalid_request", "error_description": "no token endpoint"}
+        scheme, _, encoded = (authorization or "").partition(" ")
+        try:
+            given = base64.b64decode(encoded, validate=True).decode() if scheme == "Basic" else ""
+        except (ValueError, UnicodeDecodeError):
+            given = ""
+        expected = f"{self.client_id}:{self.client_secret}"
+        if not secrets.compare_digest(given.encode(), expected.encode()):
+            return 401, {"error": "invalid_client"}
+        fields = urllib.parse.parse_qs(form.decode("utf-8", "replace"))
+        if fields.get("grant_type") != ["client_credentials"]:
+            return 400, {"error": "unsupported_grant_type"}
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._issued[token] = time.monotonic() + self.token_lifetime_s
+        return 200, {"access_token": token, "token_type": "Bearer",
+                     "expires_in": self.token_lifetime_s}
+
+    def revoke_tokens(self) -> None:
+        """End every issued OAuth2 token now (the static `token` stays valid)."""
+        with self._lock:
+            self._issued.clear()
+
+    def _authorized(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme != "Bearer" or not token:
+            return False
+        if secrets.compare_digest(token.encode(), self.token.encode()):
+            return True
+        with self._lock:
+            expiry = self._issued.get(token)
+        return expiry is not None and time.monotonic() < expiry
 
     # -- the store -----------------------------------------------------------------------------
 
@@ -464,15 +519,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         partner = self.owner
         url = urllib.parse.urlsplit(self.path)
-        path = url.path.removeprefix("/fhir").rstrip("/") or "/"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if url.path == "/oauth/token" and method == "POST":
+            status, answer = partner.issue_token(self.headers.get("Authorization"), body)
+            return self._reply(method, url.path, status, answer, content_type="application/json")
+        path = url.path.removeprefix("/fhir").rstrip("/") or "/"
         if partner.latency_ms:
             time.sleep(partner.latency_ms / 1000)
         fault = partner._fault_for(method, path)
         if fault == "reset":
             return self._drop(method, path)
-        if self.headers.get("Authorization") != f"Bearer {partner.token}" and path != "/metadata":
+        if fault == "revoke_tokens":
+            partner.revoke_tokens()
+        if not partner._authorized(self.headers.get("Authorization")) and path != "/metadata":
             return self._reply(
                 method, path, 401, _outcome("missing or wrong bearer token", "login")
             )
@@ -518,11 +578,12 @@ class _Handler(BaseHTTPRequestHandler):
         status: int,
         payload: Resource,
         headers: dict[str, str] | None = None,
+        content_type: str = "application/fhir+json",
     ) -> None:
         data = json.dumps(payload).encode()
         self.owner.requests.append((method, path, status))
         self.send_response(status)
-        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)

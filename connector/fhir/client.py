@@ -98,14 +98,18 @@ class FhirClient:
         return f"FhirClient({self.partner_id!r}, {self.base_url!r})"
 
     # ------------------------------------------------------------------ auth
-    def _bearer(self, *, renew: bool = False) -> str | None:
+    def _bearer(self, *, refused: str | None = None) -> str | None:
+        """The token to send; a new one when it is about to expire or the server refused
+        `refused` (unless another thread has renewed it meanwhile: one renewal per refusal)."""
         if self._oauth is None:
             return self._token
         with self._lock:
-            if renew or self._token is None or time.monotonic() > self._expires - 60:
+            renew = refused is not None and refused == self._token
+            if renew or self._token is None or time.monotonic() > self._expires:
                 self._token, lifetime = self._fetch_token(self._oauth)
                 register_secret(self._token)
-                self._expires = time.monotonic() + lifetime
+                # renewed a minute early, or halfway through a token that lives under 2 minutes
+                self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 2)
             return self._token
 
     def _fetch_token(self, oauth: OAuthClientCredentials) -> tuple[str, float]:
@@ -169,8 +173,9 @@ class FhirClient:
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             extra["Content-Type"] = FHIR_JSON
+        token = None
         for attempt in range(2):
-            token = self._bearer(renew=attempt == 1) if authenticated else None
+            token = self._bearer(refused=token if attempt == 1 else None) if authenticated else None
             response = self._send(
                 method,
                 url,

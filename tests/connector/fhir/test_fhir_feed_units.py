@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -117,6 +118,27 @@ def test_oauth_client_credentials_fetch_a_token_and_renew_it_once_on_401(tmp_pat
     assert list(feed.inbound("status_update")) == []
     assert seen == ["Bearer first", "Bearer second"]
     assert "s3cret" not in repr(feed.client) and "second" not in repr(feed)
+
+
+@responses.activate
+def test_a_short_lived_token_is_kept_for_half_its_life_not_fetched_per_request() -> None:
+    """A partner that issues 30-second tokens: renewing "a minute before expiry" would fetch a
+    token for every request; it is kept for 15 s and renewed after."""
+    from connector.fhir.client import FhirClient
+
+    base, token_url = "https://fhir.partner.example/r4", "https://auth.partner.example/token"
+    issued = iter(["t1", "t2"])
+    responses.add_callback(responses.POST, token_url, callback=lambda request: (
+        200, {}, json.dumps({"access_token": next(issued), "expires_in": 30})))
+    client = FhirClient("cgc", base, oauth=OAuthClientCredentials(token_url, "client", "s3cret"))
+    now = [1000.0]
+    with mock.patch("connector.fhir.client.time.monotonic", lambda: now[0]):
+        first = [client._bearer() for _ in range(5)]
+        now[0] += 14
+        still = client._bearer()
+        now[0] += 2
+        renewed = client._bearer()
+    assert first == ["t1"] * 5 and still == "t1" and renewed == "t2"
 
 
 def test_referrals_go_as_one_transaction_each_and_a_repeat_creates_nothing(
