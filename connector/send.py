@@ -277,17 +277,31 @@ def _unchanged_hold(ctx: RunContext, partner: Partner, row: dict[str, Any], verd
     return sent is not None and reason.startswith("already sent unchanged")
 
 
+def _recheck_key(partner_id: str) -> str:
+    """The state entry holding the district day of the partner's last daily recheck."""
+    return f"held_recheck:{partner_id}"
+
+
+def _daily_recheck_due(ctx: RunContext, partner: Partner) -> bool:
+    """Whether this is the partner's first run of the district day: then every held referral is
+    read again, since a STUDENTS change (a corrected date of birth, a new guardian) reaches no
+    stream and could otherwise leave a referral held for good."""
+    return ctx.state.get_watermark(_recheck_key(partner.id)) != ctx.today.isoformat()
+
+
 def _candidates(ctx: RunContext, feed: Feed, partner: Partner) -> dict[str, str]:
     """Referral SSP_UIDs to read on a snapshot -> student DCID. The mirror narrows the work:
     a pending referral whose mirrored data says it may go, or whose hold reason would change,
-    and any SSP_UID the stream saw on two rows. The decision itself is the snapshot's."""
+    and any SSP_UID the stream saw on two rows; at the first run of each day, every pending
+    referral. The decision itself is the snapshot's."""
     stats = ctx.summary.partner(partner.id)
     consents = _mirrored_consents(ctx, partner)
     found: dict[str, str] = {}
+    recheck = _daily_recheck_due(ctx, partner)
     for mirrored in ctx.state.pending_referrals(partner.id):
         verdict = _evaluate(ctx, feed, partner, mirrored.row, consents.get(mirrored.student_dcid, []),
                             check_format=False)
-        if not _unchanged_hold(ctx, partner, mirrored.row, verdict):
+        if recheck or not _unchanged_hold(ctx, partner, mirrored.row, verdict):
             found[mirrored.ssp_uid] = mirrored.student_dcid
         elif verdict.send:  # still held as the record already sent (counted as before)
             stats.duplicates_skipped += 1
@@ -358,6 +372,8 @@ def _plan_referrals(
             continue
         assert verdict.partner_row is not None and verdict.detail is not None
         planned.append((verdict.record_id, verdict.partner_row, verdict.detail))
+    if not ctx.dry_run:  # every pending referral has now been decided on a fresh snapshot
+        ctx.state.set_watermark(_recheck_key(partner.id), ctx.today.isoformat(), monotonic=False)
     return planned
 
 
