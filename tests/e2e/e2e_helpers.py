@@ -156,6 +156,20 @@ class Workspace:
         assert summary["status"] == "ok", summary
         return summary
 
+    def sync_at(self, moment: dt.datetime) -> None:
+        """A sync run as the engine runs it, at a given moment (late evening, the next day)."""
+        from connector.cli import open_client, open_feeds
+        from connector.engine import SyncRun
+        from connector.state import StateStore
+
+        config = self.config
+        with (
+            open_client(config, self.credentials) as client,
+            open_feeds(config) as feeds,
+            StateStore.open_dir(config.state_dir) as state,
+        ):
+            SyncRun(config, client, state, feeds, now=moment).execute()
+
     # ------------------------------------------------------------------ the school side
     def seed(self, referrals: int = 9) -> SchoolSide:
         return seed_school_side(self.sandbox, self.today, referrals=referrals)

@@ -247,19 +247,9 @@ def test_sent_status_date_is_the_district_day_when_utc_is_already_tomorrow(ws: W
 
     from e2e_helpers import TIMEZONE
 
-    from connector.cli import open_client, open_feeds
-    from connector.engine import SyncRun
-    from connector.state import StateStore
-
     side = ws.seed(referrals=3)
     late = dt.datetime.combine(ws.today, dt.time(23, 30), ZoneInfo(TIMEZONE))  # 04:30 UTC next day
-    config = ws.config
-    with (
-        open_client(config, ws.credentials) as client,
-        open_feeds(config) as feeds,
-        StateStore.open_dir(config.state_dir) as state,
-    ):
-        SyncRun(config, client, state, feeds, now=late).execute()
+    ws.sync_at(late)
     row = ws.referral(side.sent["cgc"][0])
     assert row["LAST_SENT"] == late.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     assert row["STATUS_DATE"] == ws.day(0)

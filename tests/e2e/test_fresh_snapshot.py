@@ -233,21 +233,6 @@ def test_a_date_of_birth_in_the_future_or_before_1900_holds_the_referral(ws: Wor
     assert _sent_ids(ws) == []
 
 
-def _sync_at(ws: Workspace, moment: dt.datetime) -> None:
-    """`ssp sync run` as the engine runs it, at a given moment (the next district day)."""
-    from connector.cli import open_client, open_feeds
-    from connector.engine import SyncRun
-    from connector.state import StateStore
-
-    config = ws.config
-    with (
-        open_client(config, ws.credentials) as client,
-        open_feeds(config) as feeds,
-        StateStore.open_dir(config.state_dir) as state,
-    ):
-        SyncRun(config, client, state, feeds, now=moment).execute()
-
-
 def test_a_corrected_date_of_birth_releases_the_held_referral_at_the_first_run_of_the_next_day(
     ws: Workspace,
 ) -> None:
@@ -274,8 +259,8 @@ def test_a_corrected_date_of_birth_releases_the_held_referral_at_the_first_run_o
     assert not any(SNAPSHOT in e.path for e in ws.sandbox.request_log)
     assert ws.referral("ref-typo")["STATUS"] == "new" and _sent_ids(ws) == []
     # ... the first run of the next district day reads every held referral on a fresh snapshot.
-    _sync_at(ws, dt.datetime.combine(ws.today + dt.timedelta(days=1), dt.time(4, 15),
-                                     ZoneInfo(TIMEZONE)))
+    ws.sync_at(dt.datetime.combine(ws.today + dt.timedelta(days=1), dt.time(4, 15),
+                                  ZoneInfo(TIMEZONE)))
     row = ws.referral("ref-typo")
     assert (row["STATUS"], _sent_ids(ws)) == ("sent", ["ref-typo"])
     assert [d["LEGAL_BASIS"] for d in _disclosed(ws, "ref-typo")] == ["consent:con-typo"]
