@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -166,6 +167,43 @@ def test_sigterm_while_the_scheduler_is_starting_still_stops_it(
         stopped.set()
     assert not hung.is_set(), "SIGTERM during start-up was lost: the scheduler kept running"
     assert result.code == 0
+
+
+def test_sigterm_the_kernel_hands_to_another_thread_still_stops_the_scheduler(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, restore_signals: None
+) -> None:
+    """A process-directed signal may be delivered to any thread; CPython then runs the handler
+    only when the main thread next runs bytecode. A main thread blocked in one long wait never
+    did (seen in CI as a daemon that ignored SIGTERM)."""
+    built = []
+    real_build = connector.schedule.build_scheduler
+
+    def build(config, job):  # noqa: ANN001, ANN202 - the real signature
+        built.append(real_build(config, job))
+        return built[-1]
+
+    monkeypatch.setattr(connector.schedule, "build_scheduler", build)
+    stopped, hung = threading.Event(), threading.Event()
+
+    def another_thread() -> None:
+        deadline = time.monotonic() + 10
+        while not (built and built[0].running) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the main thread is waiting by now
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # to this thread, not main
+        if not stopped.wait(15):  # lost: unblock the test instead of hanging it
+            hung.set()
+            built[0].shutdown(wait=False)
+
+    threading.Thread(target=another_thread, daemon=True).start()
+    try:
+        result = ws.ssp("sync", "schedule")
+    finally:
+        stopped.set()
+    assert not hung.is_set(), "a SIGTERM delivered to another thread was lost"
+    assert result.code == 0
+    assert any(line.get("msg") == "stop requested" and line.get("signal") == "SIGTERM"
+               for line in result.log_lines()), result.stderr[-1500:]
 
 
 # -- interrupted and killed runs -------------------------------------------------------------------
