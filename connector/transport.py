@@ -201,10 +201,16 @@ class PowerSchoolTransport:
         idempotent: bool | None = None,
         refresh_on_401: bool = True,
     ) -> requests.Response:
-        """One API call: bearer token, retries, one token refresh on 401, status -> error."""
+        """One API call: bearer token, retries, a token refresh on 401, status -> error.
+
+        A 401 is retried with the next token while each refused token is a new one, at most
+        three attempts: PowerSchool hands out the same token while it is valid, so a plugin that
+        is not allowed at all is refused the same token twice and fails at once, while a token
+        ended between its fetch and its use (another request saw it expire) is simply replaced."""
         endpoint = f"{method} {path}"
         budget = budget or self._policy.budget()
-        for refreshes in (0, 1):
+        refused: set[str] = set()
+        for attempt in range(3):
             token = self._auth.token()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             try:
@@ -229,8 +235,9 @@ class PowerSchoolTransport:
                     f"{type(exc).__name__}: the request could not be made (TLS or URL problem)",
                     endpoint=endpoint,
                 ) from None
-            if response.status_code == 401 and refresh_on_401 and refreshes == 0:
-                log.info("%s -> HTTP 401; refreshing the token once", endpoint)
+            if response.status_code == 401 and refresh_on_401 and token not in refused and attempt < 2:
+                log.info("%s -> HTTP 401; refreshing the token", endpoint)
+                refused.add(token)
                 self._auth.invalidate(token)
                 continue
             raise_for_status(response, endpoint)

@@ -60,9 +60,10 @@ def test_401_refreshes_the_token_once_and_retries(rsps):
     assert len(calls_to(rsps, TOKEN_URL)) == 2 and len(calls_to(rsps, COUNT_URL)) == 3
 
 
-def test_401_twice_is_an_error_naming_the_endpoint(rsps):
+def test_the_same_token_refused_after_a_refresh_is_an_error_naming_the_endpoint(rsps):
+    """PowerSchool hands out the same token while it is valid: a plugin that may not read the
+    table is refused it twice, and the call fails after one refresh."""
     add_token(rsps, "tok-1")
-    add_token(rsps, "tok-2")
     rsps.add(responses.GET, COUNT_URL, status=401)
     with make_client() as ps, pytest.raises(PowerSchoolError) as info:
         ps.table_count(TABLE)
@@ -70,6 +71,35 @@ def test_401_twice_is_an_error_naming_the_endpoint(rsps):
         info.value
     )
     assert len(calls_to(rsps, TOKEN_URL)) == 2 and len(calls_to(rsps, COUNT_URL)) == 2
+
+
+def test_new_tokens_refused_three_times_are_an_error(rsps):
+    for n in (1, 2, 3, 4):
+        add_token(rsps, f"tok-{n}")
+    rsps.add(responses.GET, COUNT_URL, status=401)
+    with make_client() as ps, pytest.raises(PowerSchoolError) as info:
+        ps.table_count(TABLE)
+    assert info.value.status == 401
+    assert len(calls_to(rsps, TOKEN_URL)) == 3 and len(calls_to(rsps, COUNT_URL)) == 3
+
+
+def test_a_token_another_thread_fetched_and_that_is_refused_too_is_refreshed_again(rsps):
+    """Thread A is refused with tok-1; meanwhile thread B had refreshed to tok-2, which the server
+    ended too (found by the fault-mix reliability test): A tries tok-2, then tok-3."""
+    add_token(rsps, "tok-1")
+    add_token(rsps, "tok-3")
+    with make_client() as ps:
+
+        def refused_while_another_thread_refreshes(request):
+            ps._auth._token = "tok-2"  # what thread B's refresh left in the cache
+            return 401, {}, "{}"
+
+        rsps.add_callback(responses.GET, COUNT_URL, callback=refused_while_another_thread_refreshes,
+                          match=bearer("tok-1"))
+        rsps.add(responses.GET, COUNT_URL, status=401, match=bearer("tok-2"))
+        rsps.add(responses.GET, COUNT_URL, json={"count": 5}, match=bearer("tok-3"))
+        assert ps.table_count(TABLE) == 5
+    assert len(calls_to(rsps, TOKEN_URL)) == 2 and len(calls_to(rsps, COUNT_URL)) == 3
 
 
 def test_burst_of_401s_from_concurrent_pages_costs_one_refresh(rsps):
