@@ -9,11 +9,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from e2e_helpers import Workspace
+from e2e_helpers import SspResult, Workspace
 
 import connector.cli
 import connector.schedule
@@ -139,33 +139,15 @@ def test_lock_is_free_again_after_a_failed_run(ws: Workspace) -> None:
 def test_sigterm_while_the_scheduler_is_starting_still_stops_it(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, restore_signals: None
 ) -> None:
-    built = []
-    real_build, real_next = connector.schedule.build_scheduler, connector.schedule.next_fire_time
-
-    def build(config, job):  # noqa: ANN001, ANN202
-        built.append(real_build(config, job))
-        return built[-1]
+    real_next = connector.schedule.next_fire_time
 
     def next_fire_then_sigterm(config, now=None):  # noqa: ANN001, ANN202 - called just before start()
         signal.raise_signal(signal.SIGTERM)
         return real_next(config, now)
 
-    monkeypatch.setattr(connector.schedule, "build_scheduler", build)
     monkeypatch.setattr(connector.schedule, "next_fire_time", next_fire_then_sigterm)
-    hung = threading.Event()
-
-    def watchdog() -> None:  # if the signal was lost, unblock the test instead of hanging it
-        if not stopped.wait(15):
-            hung.set()
-            built[0].shutdown(wait=False)
-
-    stopped = threading.Event()
-    threading.Thread(target=watchdog, daemon=True).start()
-    try:
-        result = ws.ssp("sync", "schedule")
-    finally:
-        stopped.set()
-    assert not hung.is_set(), "SIGTERM during start-up was lost: the scheduler kept running"
+    result, hung = _schedule_until_stopped(ws, monkeypatch)
+    assert not hung, "SIGTERM during start-up was lost: the scheduler kept running"
     assert result.code == 0
 
 
@@ -175,7 +157,28 @@ def test_sigterm_the_kernel_hands_to_another_thread_still_stops_the_scheduler(
     """A process-directed signal may be delivered to any thread; CPython then runs the handler
     only when the main thread next runs bytecode. A main thread blocked in one long wait never
     did (seen in CI as a daemon that ignored SIGTERM)."""
-    built = []
+
+    def sigterm_to_this_thread(built: list) -> None:
+        deadline = time.monotonic() + 10
+        while not (built and built[0].running) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the main thread is waiting by now
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # to this thread, not main
+
+    result, hung = _schedule_until_stopped(ws, monkeypatch, sigterm_to_this_thread)
+    assert not hung, "a SIGTERM delivered to another thread was lost"
+    assert result.code == 0
+    assert any(line.get("msg") == "stop requested" and line.get("signal") == "SIGTERM"
+               for line in result.log_lines()), result.stderr[-1500:]
+
+
+def _schedule_until_stopped(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[list], object] | None = None
+) -> tuple[SspResult, bool]:
+    """`ssp sync schedule` in this process, `meanwhile(schedulers built)` run on a helper thread.
+    If no signal stops it within 15 s the helper shuts the scheduler down instead of letting the
+    test hang: (result, whether it had to)."""
+    built: list = []
     real_build = connector.schedule.build_scheduler
 
     def build(config, job):  # noqa: ANN001, ANN202 - the real signature
@@ -185,25 +188,19 @@ def test_sigterm_the_kernel_hands_to_another_thread_still_stops_the_scheduler(
     monkeypatch.setattr(connector.schedule, "build_scheduler", build)
     stopped, hung = threading.Event(), threading.Event()
 
-    def another_thread() -> None:
-        deadline = time.monotonic() + 10
-        while not (built and built[0].running) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)  # the main thread is waiting by now
-        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # to this thread, not main
-        if not stopped.wait(15):  # lost: unblock the test instead of hanging it
+    def helper() -> None:
+        if meanwhile is not None:
+            meanwhile(built)
+        if not stopped.wait(15):
             hung.set()
             built[0].shutdown(wait=False)
 
-    threading.Thread(target=another_thread, daemon=True).start()
+    threading.Thread(target=helper, daemon=True).start()
     try:
         result = ws.ssp("sync", "schedule")
     finally:
         stopped.set()
-    assert not hung.is_set(), "a SIGTERM delivered to another thread was lost"
-    assert result.code == 0
-    assert any(line.get("msg") == "stop requested" and line.get("signal") == "SIGTERM"
-               for line in result.log_lines()), result.stderr[-1500:]
+    return result, hung.is_set()
 
 
 # -- interrupted and killed runs -------------------------------------------------------------------
