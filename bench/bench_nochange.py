@@ -22,19 +22,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench_inbound import PARTNER, TZ, _config
-from benchlib import report, section, timed
+from benchlib import STREAMS, report, section, timed
 from sandbox_proc import RemoteSandbox
 
 from connector.cli import run_sync
-
-NAMESPACE = "org.bridgeport.ssp"
-STREAMS = {
-    "partners": "/ws/schema/table/u_ssp_partners",
-    "consents": f"/ws/schema/query/{NAMESPACE}.consents.changed_since",
-    "referrals": f"/ws/schema/query/{NAMESPACE}.referrals.changed_since",
-    "visits": f"/ws/schema/query/{NAMESPACE}.visits.changed_since",
-    "snapshot": f"/ws/schema/query/{NAMESPACE}.referrals.snapshot",  # decisions' fresh reads
-}
 
 
 def _stream(path: str) -> str:

@@ -14,10 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine", "report", "timed", "median", "ROOT", "RESULT_PREFIX", "section"]
+__all__ = ["machine", "report", "timed", "median", "ROOT", "RESULT_PREFIX", "section", "STREAMS"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "BENCH-RESULT "
+NAMESPACE = "org.bridgeport.ssp"  # the demo configuration's PowerQuery namespace
+STREAMS = {
+    "partners": "/ws/schema/table/u_ssp_partners",
+    "consents": f"/ws/schema/query/{NAMESPACE}.consents.changed_since",
+    "referrals": f"/ws/schema/query/{NAMESPACE}.referrals.changed_since",
+    "visits": f"/ws/schema/query/{NAMESPACE}.visits.changed_since",
+    "snapshot": f"/ws/schema/query/{NAMESPACE}.referrals.snapshot",  # decisions' fresh reads
+}
+"""Request path prefix of each stream, to count a run's requests per stream in the sandbox log."""
 
 
 def machine() -> dict[str, Any]:

@@ -299,9 +299,12 @@ def _candidates(ctx: RunContext, feed: Feed, partner: Partner) -> dict[str, str]
     found: dict[str, str] = {}
     recheck = _daily_recheck_due(ctx, partner)
     for mirrored in ctx.state.pending_referrals(partner.id):
+        if recheck:
+            found[mirrored.ssp_uid] = mirrored.student_dcid
+            continue
         verdict = _evaluate(ctx, feed, partner, mirrored.row, consents.get(mirrored.student_dcid, []),
                             check_format=False)
-        if recheck or not _unchanged_hold(ctx, partner, mirrored.row, verdict):
+        if not _unchanged_hold(ctx, partner, mirrored.row, verdict):
             found[mirrored.ssp_uid] = mirrored.student_dcid
         elif verdict.send:  # still held as the record already sent (counted as before)
             stats.duplicates_skipped += 1

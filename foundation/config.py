@@ -101,6 +101,15 @@ def _require_https(url: str) -> str:
     return url.rstrip("/")
 
 
+def require_https(url: str, *, key: str) -> None:
+    """The ssp.toml rule for a client built in code (partner feeds, tests, bench): a ConfigError
+    naming `key` when the URL is not https (plain http only for loopback hosts)."""
+    try:
+        _require_https(url)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key=key) from None
+
+
 class District(_Model):
     name: str = Field(min_length=1, max_length=120)
     publisher: str = Field(min_length=1, max_length=100)

@@ -25,7 +25,6 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -42,8 +41,8 @@ from connector.retry import (
     json_body,
     send,
 )
-from foundation.config import is_loopback_url
-from foundation.errors import ConfigError, RunError
+from foundation.config import require_https
+from foundation.errors import RunError
 from foundation.logs import SHOWN_BY_PROGRESS, register_secret
 
 __all__ = ["HttpFeed", "HttpBatch", "INBOUND_PATHS", "OUTBOUND_PATHS", "RAW_ITEM"]
@@ -138,11 +137,7 @@ class HttpFeed:
         timeout: float = 30.0,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
-        if urlsplit(base_url).scheme != "https" and not is_loopback_url(base_url):
-            raise ConfigError(
-                "https is required (plain http only for loopback hosts)",
-                key=f"partners[{partner_id}].feed.base_url",
-            )
+        require_https(base_url, key=f"partners[{partner_id}].feed.base_url")
         self.partner_id = partner_id
         self.mapping = mapping
         self.base_url = base_url.rstrip("/")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -26,8 +25,8 @@ from connector.retry import (
     endpoint_name,
     send,
 )
-from foundation.config import is_loopback_url
-from foundation.errors import ConfigError, RunError
+from foundation.config import require_https
+from foundation.errors import RunError
 from foundation.logs import register_secret
 
 __all__ = ["FhirClient", "OAuthClientCredentials", "FhirResponse", "MAX_PAGES"]
@@ -73,11 +72,7 @@ class FhirClient:
         policy: RetryPolicy | None = None,
         timeout: float = 30.0,
     ) -> None:
-        if urlsplit(base_url).scheme != "https" and not is_loopback_url(base_url):
-            raise ConfigError(
-                "https is required (plain http only for loopback hosts)",
-                key=f"partners[{partner_id}].feed.base_url",
-            )
+        require_https(base_url, key=f"partners[{partner_id}].feed.base_url")
         self.partner_id = partner_id
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()

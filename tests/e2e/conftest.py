@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,15 @@ from sftp_server import OpenSshServer, sshd_available
 
 from foundation.config import demo_config_text, parse_config_text
 from sandbox import Sandbox
+
+@pytest.fixture
+def restore_signals() -> Iterator[None]:
+    """`ssp sync schedule` installs SIGTERM/SIGINT handlers in its process: put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
 
 @pytest.fixture(scope="session")
 def plugin_zips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

@@ -243,14 +243,6 @@ def test_the_check_reads_as_sentences_on_a_terminal(ws: Workspace) -> None:
 # -- ssp sync schedule --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def restore_signals() -> Iterator[None]:
-    import signal
-
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
 
 
 def test_schedule_refuses_to_start_when_a_run_would_fail(ws: Workspace, monkeypatch) -> None:

@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,13 +21,6 @@ from connector.locks import LockBusyError, partner_lock
 from connector.writer import PowerSchoolWriter
 
 
-@pytest.fixture
-def restore_signals() -> Iterator[None]:
-    """run_scheduler installs SIGTERM/SIGINT handlers for its process: put pytest's back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
 
 
 def _fire_now(monkeypatch: pytest.MonkeyPatch) -> None:
