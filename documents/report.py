@@ -133,6 +133,17 @@ def _bars(table: DisplayTable, column: str, *, skip_totals: bool = True) -> list
     ]
 
 
+_TOTAL_BAR_CHARTS = (
+    ("held", "Held referrals by reason"),
+    ("visits_by_month", "Visits by month"),
+    ("visits_by_purpose", "Visits by purpose"),
+    ("visits_by_service", "Services provided"),
+    ("visits_by_tier", "Visits by tier"),
+    ("visits_by_school", "Visits by school"),
+)
+"""Tables charted as one bar per row from their Total column, in report order, with the title."""
+
+
 def _sections(data: ReportData) -> list[dict[str, Any]]:
     """Each report section: its display table and the chart drawn from that table's shown cells."""
     grids = data.grids()
@@ -167,30 +178,10 @@ def _sections(data: ReportData) -> list[dict[str, Any]]:
             "table": _median_table(data.median_days, data.medians, cells["median_days"]),
             "chart": None,
         },
-        {
-            "table": t["held"],
-            "chart": bar_chart(_bars(t["held"], "Total"), title="Held referrals by reason"),
-        },
-        {
-            "table": t["visits_by_month"],
-            "chart": bar_chart(_bars(t["visits_by_month"], "Total"), title="Visits by month"),
-        },
-        {
-            "table": t["visits_by_purpose"],
-            "chart": bar_chart(_bars(t["visits_by_purpose"], "Total"), title="Visits by purpose"),
-        },
-        {
-            "table": t["visits_by_service"],
-            "chart": bar_chart(_bars(t["visits_by_service"], "Total"), title="Services provided"),
-        },
-        {
-            "table": t["visits_by_tier"],
-            "chart": bar_chart(_bars(t["visits_by_tier"], "Total"), title="Visits by tier"),
-        },
-        {
-            "table": t["visits_by_school"],
-            "chart": bar_chart(_bars(t["visits_by_school"], "Total"), title="Visits by school"),
-        },
+        *(
+            {"table": t[key], "chart": bar_chart(_bars(t[key], "Total"), title=title)}
+            for key, title in _TOTAL_BAR_CHARTS
+        ),
         {"table": t["summary"], "chart": None},
     ]
 
